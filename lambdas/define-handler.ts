@@ -1,0 +1,20 @@
+import middy from '@middy/core';
+import { type Event, oauthErrors, type Result } from './http.ts';
+import { defaultRuntime, type Runtime, type RuntimeProvider } from './runtime.ts';
+
+/**
+ * Wraps a route's body in the shared middy stack (OAuth error responses) and gives it the
+ * container's runtime. Each handler module exports `createHandler` (tests and the local server
+ * pass their own runtime) and `handler` (Lambda's entry point, on the default runtime).
+ */
+export function defineHandler(body: (event: Event, runtime: Runtime) => Promise<Result>) {
+  return (provider: RuntimeProvider = defaultRuntime) => {
+    let current: Runtime | undefined;
+    return middy<Event, Result>()
+      .use(oauthErrors(() => current?.logger))
+      .handler(async (event) => {
+        current = await provider();
+        return body(event, current);
+      });
+  };
+}

@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Structured audit and operational logging. One JSON object per line; never a raw token: tokens
+ * appear only as `tokenFingerprint` (a SHA-256 prefix) beside their `jti`, `sub` and policy.
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+/** First 16 hex digits of the token's SHA-256: enough to correlate, useless to replay. */
+export const tokenFingerprint = (token: string): string =>
+  createHash('sha256').update(token).digest('hex').slice(0, 16);
+
+export function createLogger(
+  level: LogLevel = 'info',
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Logger {
+  const emit =
+    (at: Exclude<LogLevel, 'silent'>) =>
+    (message: string, fields: LogFields = {}) => {
+      if (RANK[at] < RANK[level]) return;
+      write(JSON.stringify({ level: at, time: new Date().toISOString(), message, ...fields }, errorReplacer));
+    };
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+/** Errors are logged by name and message only (SDK errors never carry tokens; stacks stay out). */
+function errorReplacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
+}
+
+export const silentLogger: Logger = createLogger('silent');

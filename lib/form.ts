@@ -1,0 +1,53 @@
+import { invalidRequest, payloadTooLarge } from './errors.ts';
+
+/**
+ * `application/x-www-form-urlencoded` request bodies. A repeated key keeps every value so that
+ * grants can refuse duplicates by name; the size limit is checked before parsing.
+ */
+export type Form = ReadonlyMap<string, readonly string[]>;
+
+export const MAX_FORM_BYTES = 64 * 1024;
+const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function parseForm(
+  body: Uint8Array,
+  contentType: string | undefined,
+  maxBytes = MAX_FORM_BYTES,
+): Form {
+  if (body.byteLength > maxBytes) throw payloadTooLarge();
+  if (!contentType || !FORM_TYPE.test(contentType.trim())) {
+    throw invalidRequest('content type must be application/x-www-form-urlencoded', {
+      reason: 'request.content_type',
+    });
+  }
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw invalidRequest('request body is not UTF-8', { reason: 'request.encoding' });
+  }
+  if (/%(?![0-9A-Fa-f]{2})/.test(text)) {
+    throw invalidRequest('request body has a malformed percent-encoding', { reason: 'request.encoding' });
+  }
+  const form = new Map<string, string[]>();
+  for (const [key, value] of new URLSearchParams(text)) {
+    const values = form.get(key);
+    if (values) values.push(value);
+    else form.set(key, [value]);
+  }
+  return form;
+}
+
+/** Reads the parameters a grant declares: refuses duplicates, returns undefined for absent or empty. */
+export function formParams<K extends string>(form: Form, names: readonly K[]): Record<K, string | undefined> {
+  const params = {} as Record<K, string | undefined>;
+  for (const name of names) {
+    const values = form.get(name);
+    if (values && values.length > 1) {
+      throw invalidRequest(`parameter ${name} is repeated`, { reason: `request.duplicate_${name}` });
+    }
+    params[name] = values?.[0] || undefined;
+  }
+  return params;
+}

@@ -1,0 +1,51 @@
+import { parseStrictJson } from './strict-json.ts';
+
+/**
+ * Strict reading of a compact JWS before any cryptography: exactly three base64url segments
+ * (no padding, no other characters), UTF-8 that decodes without loss, JSON objects without
+ * duplicate keys. JWE (five parts), JSON serialization and extra segments fail here.
+ */
+export interface CompactJws {
+  readonly header: Readonly<Record<string, unknown>>;
+  readonly payload: Readonly<Record<string, unknown>>;
+}
+
+export class MalformedJws extends Error {
+  override readonly name = 'MalformedJws';
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+function segment(text: string, what: string): Record<string, unknown> {
+  if (text.length === 0 || !BASE64URL.test(text) || text.length % 4 === 1) {
+    throw new MalformedJws(`${what} is not base64url`);
+  }
+  const bytes = Buffer.from(text, 'base64url');
+  if (bytes.toString('base64url') !== text) throw new MalformedJws(`${what} is not canonical base64url`);
+  let json: string;
+  try {
+    json = utf8.decode(bytes);
+  } catch {
+    throw new MalformedJws(`${what} is not UTF-8`);
+  }
+  let value: unknown;
+  try {
+    value = parseStrictJson(json);
+  } catch (error) {
+    throw new MalformedJws(`${what} is not a JSON object: ${(error as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new MalformedJws(`${what} is not a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function readCompactJws(token: string): CompactJws {
+  const parts = token.split('.');
+  if (parts.length !== 3) throw new MalformedJws(`expected 3 segments, got ${parts.length}`);
+  const [header, payload, signature] = parts as [string, string, string];
+  if (signature.length === 0 || !BASE64URL.test(signature))
+    throw new MalformedJws('signature is not base64url');
+  return { header: segment(header, 'header'), payload: segment(payload, 'payload') };
+}

@@ -1,0 +1,187 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { OAuthError, serverError, temporarilyUnavailable } from '../errors.ts';
+import type { IssuedToken, TokenRecord, TokenStore } from '../store.ts';
+
+/**
+ * The DynamoDB single-table store (DESIGN.md "DynamoDB table"). Every call has a deadline;
+ * throttling, timeouts and service faults become 503 `temporarily_unavailable`, everything
+ * else a bare `server_error`: callers never see SDK messages.
+ */
+export interface DynamoStoreOptions {
+  readonly client: DynamoDBClient;
+  readonly tableName: string;
+  /** Per-call deadline in milliseconds (default 2000). */
+  readonly timeoutMs?: number;
+}
+
+const RETRYABLE = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TransactionConflictException',
+  'TimeoutError',
+  'AbortError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** Translates a DynamoDB SDK failure into the service's error, at the edge of the store. */
+export function dynamoError(operation: string, error: unknown): OAuthError {
+  if (error instanceof OAuthError) return error;
+  const { name, code, $metadata } = error as {
+    name?: string;
+    code?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const status = $metadata?.httpStatusCode ?? 0;
+  if (RETRYABLE.has(name ?? '') || NETWORK.has(code ?? '') || status >= 500) {
+    return temporarilyUnavailable(`dynamodb.${operation}.unavailable`, { cause: error });
+  }
+  return serverError(`dynamodb.${operation}.failed`, error);
+}
+
+const S = (value: string): AttributeValue => ({ S: value });
+const N = (value: number): AttributeValue => ({ N: String(value) });
+const num = (item: Record<string, AttributeValue>, key: string): number | undefined =>
+  item[key]?.N === undefined ? undefined : Number(item[key].N);
+const str = (item: Record<string, AttributeValue>, key: string): string | undefined => item[key]?.S;
+
+export class DynamoStore implements TokenStore {
+  readonly #client: DynamoDBClient;
+  readonly #table: string;
+  readonly #timeoutMs: number;
+
+  constructor(options: DynamoStoreOptions) {
+    this.#client = options.client;
+    this.#table = options.tableName;
+    this.#timeoutMs = options.timeoutMs ?? 2000;
+  }
+
+  async #send<T>(
+    operation: string,
+    command: GetItemCommand | PutItemCommand | UpdateItemCommand,
+  ): Promise<T> {
+    try {
+      const send = this.#client.send.bind(this.#client) as (c: unknown, o: unknown) => Promise<unknown>;
+      return (await send(command, { abortSignal: AbortSignal.timeout(this.#timeoutMs) })) as T;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw error;
+      throw dynamoError(operation, error);
+    }
+  }
+
+  async recordIssued(token: IssuedToken): Promise<void> {
+    const item: Record<string, AttributeValue> = {
+      pk: S(`TOKEN#${token.jti}`),
+      sub: S(token.sub),
+      aud: S(token.aud),
+      client_id: S(token.clientId),
+      iat: N(token.iat),
+      exp: N(token.exp),
+      subject_issuer: S(token.subjectIssuer),
+      policy: S(token.policy),
+      ttl: N(token.exp),
+    };
+    if (token.scope) item.scope = S(token.scope);
+    try {
+      await this.#send('put_token', this.#put(item));
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException)
+        throw serverError('dynamodb.put_token.jti_exists', error);
+      throw error;
+    }
+  }
+
+  async getToken(jti: string): Promise<TokenRecord | undefined> {
+    const { Item: item } = await this.#send<{ Item?: Record<string, AttributeValue> }>(
+      'get_token',
+      new GetItemCommand({ TableName: this.#table, Key: { pk: S(`TOKEN#${jti}`) }, ConsistentRead: true }),
+    );
+    if (!item) return undefined;
+    return {
+      jti,
+      sub: str(item, 'sub') ?? '',
+      aud: str(item, 'aud') ?? '',
+      clientId: str(item, 'client_id') ?? '',
+      scope: str(item, 'scope'),
+      iat: num(item, 'iat') ?? 0,
+      exp: num(item, 'exp') ?? 0,
+      subjectIssuer: str(item, 'subject_issuer') ?? '',
+      policy: str(item, 'policy') ?? '',
+      revokedAt: num(item, 'revokedAt'),
+    };
+  }
+
+  async subjectRevokedBefore(sub: string): Promise<number | undefined> {
+    const { Item: item } = await this.#send<{ Item?: Record<string, AttributeValue> }>(
+      'get_subject',
+      new GetItemCommand({ TableName: this.#table, Key: { pk: S(`SUBJECT#${sub}`) }, ConsistentRead: true }),
+    );
+    return item ? num(item, 'revokedBefore') : undefined;
+  }
+
+  async revokeToken(jti: string, at: number): Promise<boolean> {
+    try {
+      await this.#send(
+        'revoke_token',
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: { pk: S(`TOKEN#${jti}`) },
+          UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :at)',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':at': N(at) },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async revokeSubject(sub: string, before: number): Promise<void> {
+    // Never move revokedBefore backwards: a later, smaller value must not un-revoke tokens.
+    try {
+      await this.#send(
+        'revoke_subject',
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: { pk: S(`SUBJECT#${sub}`) },
+          UpdateExpression: 'SET revokedBefore = :before',
+          ConditionExpression: 'attribute_not_exists(revokedBefore) OR revokedBefore < :before',
+          ExpressionAttributeValues: { ':before': N(before) },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async markSubjectTokenUsed(issuer: string, jti: string, exp: number): Promise<boolean> {
+    try {
+      await this.#send('put_seen', this.#put({ pk: S(`SEEN#${issuer}#${jti}`), ttl: N(exp) }));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  #put(item: Record<string, AttributeValue>): PutItemCommand {
+    return new PutItemCommand({
+      TableName: this.#table,
+      Item: item,
+      ConditionExpression: 'attribute_not_exists(pk)',
+    });
+  }
+}

@@ -1,0 +1,40 @@
+import { serverError } from '../errors.ts';
+import type { IssuedToken, TokenRecord, TokenStore } from '../store.ts';
+
+/** An in-process TokenStore with the same semantics as DynamoStore: unit tests and benchmarks. */
+export class MemoryStore implements TokenStore {
+  readonly tokens = new Map<string, TokenRecord>();
+  readonly subjects = new Map<string, number>();
+  readonly seen = new Map<string, number>();
+
+  async recordIssued(token: IssuedToken): Promise<void> {
+    if (this.tokens.has(token.jti)) throw serverError('memory.put_token.jti_exists');
+    this.tokens.set(token.jti, { ...token, revokedAt: undefined });
+  }
+
+  async getToken(jti: string): Promise<TokenRecord | undefined> {
+    return this.tokens.get(jti);
+  }
+
+  async subjectRevokedBefore(sub: string): Promise<number | undefined> {
+    return this.subjects.get(sub);
+  }
+
+  async revokeToken(jti: string, at: number): Promise<boolean> {
+    const record = this.tokens.get(jti);
+    if (!record) return false;
+    if (record.revokedAt === undefined) this.tokens.set(jti, { ...record, revokedAt: at });
+    return true;
+  }
+
+  async revokeSubject(sub: string, before: number): Promise<void> {
+    this.subjects.set(sub, Math.max(before, this.subjects.get(sub) ?? 0));
+  }
+
+  async markSubjectTokenUsed(issuer: string, jti: string, exp: number): Promise<boolean> {
+    const key = `${issuer}#${jti}`;
+    if (this.seen.has(key)) return false;
+    this.seen.set(key, exp);
+    return true;
+  }
+}

@@ -1,0 +1,140 @@
+import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import { SELF_ISSUER, TOKEN_TYPE, type VerifyAlgorithm } from './claims.ts';
+import { type Clock, epochSeconds } from './clock.ts';
+import type { Config, TrustedIssuerConfig } from './config.ts';
+import { invalidRequest, OAuthError } from './errors.ts';
+import { readCompactJws } from './jws.ts';
+import { type KeyResolver, localKeySet, remoteKeySet } from './key-sets.ts';
+import type { Signer } from './signers/signer.ts';
+import { isRevoked, type TokenStore } from './store.ts';
+
+/**
+ * Verification of presented tokens (subject and actor): strict shape, a trusted issuer chosen by
+ * exact `iss`, its pinned algorithms and audiences, keys only from the issuer's own JWKS, time
+ * claims with a small skew, and for this service's own tokens, `typ: at+jwt` and revocation.
+ */
+export type TokenRole = 'subject' | 'actor';
+
+export interface VerifiedToken {
+  /** The trusted issuer's name, or `self`. */
+  readonly issuerName: string;
+  readonly issuer: TrustedIssuerConfig | undefined;
+  readonly claims: JWTPayload & { sub: string; exp: number };
+}
+
+interface IssuerEntry {
+  readonly name: string;
+  readonly config: TrustedIssuerConfig | undefined;
+  readonly algorithms: readonly VerifyAlgorithm[];
+  readonly audiences: readonly string[];
+  readonly keys: KeyResolver;
+}
+
+/** Header parameters that point at keys or change how the payload is read: always refused. */
+const FORBIDDEN_HEADERS = ['jku', 'x5u', 'x5c', 'jwk', 'crit', 'b64', 'zip', 'enc'] as const;
+const AT_JWT = /^(application\/)?at\+jwt$/i;
+
+export interface TokenVerifierDeps {
+  readonly config: Config;
+  readonly signer: Signer;
+  readonly store: TokenStore;
+  readonly clock: Clock;
+  readonly fetch?: typeof fetch;
+}
+
+export type TokenVerifier = (token: string, tokenType: string, role: TokenRole) => Promise<VerifiedToken>;
+
+export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
+  const { config, clock } = deps;
+  const byIssuer = new Map<string, IssuerEntry>();
+  for (const trusted of config.trustedIssuers) {
+    byIssuer.set(trusted.issuer, {
+      name: trusted.name,
+      config: trusted,
+      algorithms: trusted.algorithms,
+      audiences: trusted.audiences,
+      keys: remoteKeySet({ issuer: trusted.issuer, jwksUri: trusted.jwksUri, clock, fetch: deps.fetch }),
+    });
+  }
+  const self: IssuerEntry = {
+    name: SELF_ISSUER,
+    config: undefined,
+    algorithms: ['ES256', 'RS256', 'PS256'],
+    audiences: [config.issuer],
+    keys: localKeySet(() => deps.signer.publicKeys()),
+  };
+  byIssuer.set(config.issuer, self);
+
+  return async (token, tokenType, role) => {
+    const refuse = (reason: string, cause?: unknown) =>
+      invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.${reason}`, cause });
+
+    if (Buffer.byteLength(token) > config.maxTokenBytes) throw refuse('too_large');
+    let header: Readonly<Record<string, unknown>>;
+    let payload: Readonly<Record<string, unknown>>;
+    try {
+      ({ header, payload } = readCompactJws(token));
+    } catch (error) {
+      throw refuse('malformed', error);
+    }
+    const forbidden = FORBIDDEN_HEADERS.find((name) => name in header);
+    if (forbidden) throw refuse(`header_${forbidden}`);
+    if ('cty' in header) throw refuse('nested_jwt');
+
+    const entry = typeof payload.iss === 'string' ? byIssuer.get(payload.iss) : undefined;
+    if (!entry) throw refuse('untrusted_issuer');
+    if (typeof header.alg !== 'string' || !entry.algorithms.includes(header.alg as VerifyAlgorithm)) {
+      throw refuse('alg_not_allowed');
+    }
+    const typ = typeof header.typ === 'string' ? header.typ : undefined;
+    const isAccessTokenJwt = typ !== undefined && AT_JWT.test(typ);
+    if (entry === self) {
+      // Our own tokens are RFC 9068 access tokens: never an ID token, never without typ.
+      if (!isAccessTokenJwt) throw refuse('self_not_at_jwt');
+      if (tokenType === TOKEN_TYPE.idToken) throw refuse('token_type_mismatch');
+    } else if (tokenType === TOKEN_TYPE.idToken && isAccessTokenJwt) {
+      throw refuse('token_type_mismatch');
+    }
+
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(token, (protectedHeader) => entry.keys(protectedHeader), {
+        issuer: payload.iss as string,
+        audience: [...entry.audiences],
+        algorithms: [...entry.algorithms],
+        clockTolerance: config.clockSkew,
+        currentDate: new Date(clock()),
+        requiredClaims: ['exp', 'sub'],
+      }));
+    } catch (error) {
+      if (error instanceof OAuthError && error.status === 503) throw error;
+      throw refuse(joseReason(error), error);
+    }
+    const now = epochSeconds(clock);
+    if (typeof claims.iat === 'number' && claims.iat > now + config.clockSkew) throw refuse('iat_in_future');
+    if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw refuse('missing_sub');
+
+    if (entry === self) {
+      if (typeof claims.jti !== 'string') throw refuse('missing_jti');
+      const [record, revokedBefore] = await Promise.all([
+        deps.store.getToken(claims.jti),
+        deps.store.subjectRevokedBefore(claims.sub),
+      ]);
+      if (!record) throw refuse('self_unknown_jti');
+      if (isRevoked(record, revokedBefore)) throw refuse('revoked');
+    }
+    if (entry.config?.oneTimeUse && typeof claims.jti !== 'string') throw refuse('missing_jti');
+
+    return { issuerName: entry.name, issuer: entry.config, claims: claims as VerifiedToken['claims'] };
+  };
+}
+
+function joseReason(error: unknown): string {
+  if (error instanceof OAuthError) return error.reason;
+  if (error instanceof joseErrors.JWTExpired) return 'expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim_${error.claim}`;
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad_signature';
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'alg_not_allowed';
+  if (error instanceof joseErrors.JOSENotSupported) return 'not_supported';
+  return 'invalid';
+}

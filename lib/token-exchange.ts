@@ -1,0 +1,125 @@
+import { mintAccessToken } from './access-token.ts';
+import { type Logger, tokenFingerprint } from './audit.ts';
+import { type Clock, epochSeconds } from './clock.ts';
+import type { Config } from './config.ts';
+import { invalidRequest, OAuthError, toOAuthError } from './errors.ts';
+import type { Form } from './form.ts';
+import { compilePolicies, type PolicyEngine } from './policy.ts';
+import type { Signer } from './signers/signer.ts';
+import type { TokenStore } from './store.ts';
+import { createTokenVerifier, type TokenVerifier } from './subject-token.ts';
+import { parseTokenExchangeRequest } from './token-request.ts';
+
+/**
+ * The RFC 8693 token exchange grant: parse -> verify subject (and actor) token -> policy ->
+ * mint -> record the jti -> respond. No token leaves unless its record was written.
+ */
+export interface TokenResponse {
+  readonly access_token: string;
+  readonly issued_token_type: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+  readonly scope?: string;
+}
+
+export interface TokenExchangeDeps {
+  readonly config: Config;
+  readonly signer: Signer;
+  readonly store: TokenStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Used to fetch issuers' discovery documents and JWKS (tests inject one). */
+  readonly fetch?: typeof fetch;
+}
+
+export interface TokenExchange {
+  exchange(form: Form): Promise<TokenResponse>;
+  readonly policies: PolicyEngine;
+  readonly verifyToken: TokenVerifier;
+}
+
+export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
+  const { config, signer, store, clock, logger } = deps;
+  const policies = compilePolicies(config);
+  const verifyToken = createTokenVerifier(deps);
+
+  async function exchange(form: Form): Promise<TokenResponse> {
+    const audit: Record<string, unknown> = {};
+    try {
+      const request = parseTokenExchangeRequest(form);
+      audit.subject_token = tokenFingerprint(request.subjectToken);
+      audit.target = request.target;
+      const [subject, actor] = await Promise.all([
+        verifyToken(request.subjectToken, request.subjectTokenType, 'subject'),
+        request.actorToken ? verifyToken(request.actorToken, request.actorTokenType!, 'actor') : undefined,
+      ]);
+      audit.sub = subject.claims.sub;
+      audit.subject_issuer = subject.issuerName;
+      if (actor) audit.actor = actor.claims.sub;
+
+      const grant = policies.decide({ subject, actor, audience: request.target, scopes: request.scopes });
+      audit.policy = grant.policy.name;
+
+      if (subject.issuer?.oneTimeUse) {
+        const first = await store.markSubjectTokenUsed(
+          subject.issuer.issuer,
+          subject.claims.jti!,
+          subject.claims.exp,
+        );
+        if (!first)
+          throw invalidRequest('subject_token could not be verified', { reason: 'subject_token.replayed' });
+      }
+      if (actor?.issuer?.oneTimeUse) {
+        const first = await store.markSubjectTokenUsed(
+          actor.issuer.issuer,
+          actor.claims.jti!,
+          actor.claims.exp,
+        );
+        if (!first)
+          throw invalidRequest('actor_token could not be verified', { reason: 'actor_token.replayed' });
+      }
+
+      const iat = epochSeconds(clock);
+      const scope = grant.scopes.length > 0 ? grant.scopes.join(' ') : undefined;
+      const minted = await mintAccessToken(signer, {
+        iss: config.issuer,
+        sub: subject.claims.sub,
+        aud: request.target,
+        clientId: grant.policy.clientId,
+        scope,
+        act: grant.act,
+        iat,
+        lifetime: grant.lifetime,
+        copied: Object.fromEntries(grant.policy.copyClaims.map((name) => [name, subject.claims[name]])),
+      });
+      audit.jti = minted.jti;
+      await store.recordIssued({
+        jti: minted.jti,
+        sub: subject.claims.sub,
+        aud: request.target,
+        clientId: grant.policy.clientId,
+        scope,
+        iat,
+        exp: iat + grant.lifetime,
+        subjectIssuer: subject.issuerName,
+        policy: grant.policy.name,
+      });
+      logger.info('token.issued', { ...audit, expires_in: grant.lifetime, scope });
+      return {
+        access_token: minted.token,
+        issued_token_type: request.issuedTokenType,
+        token_type: 'Bearer',
+        expires_in: grant.lifetime,
+        ...(scope ? { scope } : {}),
+      };
+    } catch (thrown) {
+      const error = toOAuthError(thrown);
+      const fields = { ...audit, error: error.code, reason: error.reason, cause: error.cause };
+      if (error.status >= 500) logger.error('token.failed', fields);
+      else logger.info('token.refused', { ...fields, cause: undefined });
+      throw error instanceof OAuthError ? error : thrown;
+    }
+  }
+
+  return { exchange, policies, verifyToken };
+}

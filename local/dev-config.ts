@@ -1,0 +1,29 @@
+import { type Config, parseConfig } from '../lib/config.ts';
+import { DEV_ISSUER_PATH } from './dev-issuer.ts';
+
+/**
+ * The development configuration `npm start` uses when STS_CONFIG is unset: it trusts the
+ * built-in development issuer and lets any of its subjects get a token for the example APIs,
+ * directly, chained, or delegated to a `service:*` actor.
+ */
+export const DEV_AUDIENCES = ['https://api.example.local', 'https://deploy.example.local'];
+
+export function devConfig(base: string): Config {
+  const audiences = [...DEV_AUDIENCES, base];
+  const scopes = ['read', 'write', 'deploy'];
+  const actors = [{ issuer: 'dev', subject: 'service:*' }];
+  return parseConfig(
+    {
+      issuer: base,
+      tokenLifetime: { default: '5m', max: '15m' },
+      trustedIssuers: [
+        { name: 'dev', issuer: `${base}${DEV_ISSUER_PATH}`, algorithms: ['ES256'], audiences: [base] },
+      ],
+      policies: [
+        { name: 'dev', issuer: 'dev', subject: '*', audiences, scopes, actors, copyClaims: ['email'] },
+        { name: 'dev-chained', issuer: 'self', subject: '*', audiences, scopes, actors },
+      ],
+    },
+    'the built-in development config',
+  );
+}

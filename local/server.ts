@@ -1,0 +1,293 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import type { Event, Result } from '../lambdas/http.ts';
+import { findRoute, ROUTES, type Route } from '../lambdas/routes.ts';
+import { createRuntime, type Runtime } from '../lambdas/runtime.ts';
+import type { Logger } from '../lib/audit.ts';
+import type { Clock } from '../lib/clock.ts';
+import { type Config, ConfigError, loadConfigFile } from '../lib/config.ts';
+import { loadSettings, type Settings } from '../lib/settings.ts';
+import { createSigner } from '../lib/signers/create.ts';
+import type { Signer } from '../lib/signers/signer.ts';
+import type { TokenStore } from '../lib/store.ts';
+import { DynamoStore } from '../lib/stores/dynamodb.ts';
+import { ensureTable } from '../lib/stores/dynamodb-table.ts';
+import { devConfig } from './dev-config.ts';
+import { createDevIssuer, type DevIssuer } from './dev-issuer.ts';
+import { type EmbeddedDynamo, localDynamoClient, startEmbeddedDynamo } from './embedded-dynamodb.ts';
+
+/**
+ * The local server: turns HTTP requests into API Gateway v2 events for the very handlers that
+ * run in Lambda (found through the shared route table), with a local signer, an embedded
+ * DynamoDB-compatible store and a built-in development issuer.
+ */
+const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
+
+type LambdaHandler = (event: Event, context: Context) => Promise<Result>;
+
+export interface LocalServerOptions {
+  readonly settings?: Settings;
+  /** Overrides STS_CONFIG / the development config. Receives the server's base URL. */
+  readonly config?: Config | ((base: string) => Config);
+  readonly signer?: Signer;
+  readonly store?: TokenStore;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly fetch?: typeof fetch;
+}
+
+export interface LocalServer {
+  readonly url: string;
+  readonly runtime: Runtime;
+  readonly devIssuer: DevIssuer;
+  /** Whether the development config is in use. */
+  readonly usingDevConfig: boolean;
+  close(): Promise<void>;
+}
+
+const lambdaContext = (requestId: string): Context =>
+  ({
+    awsRequestId: requestId,
+    functionName: 'local',
+    getRemainingTimeInMillis: () => 30_000,
+  }) as Context;
+
+function toEvent(request: IncomingMessage, url: URL, route: Route, body: Buffer, requestId: string): Event {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const now = Date.now();
+  return {
+    version: '2.0',
+    routeKey: `${route.method} ${route.path}`,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : undefined,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      domainName: url.host,
+      domainPrefix: url.hostname,
+      http: {
+        method: route.method,
+        path: url.pathname,
+        protocol: `HTTP/${request.httpVersion}`,
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        userAgent: request.headers['user-agent'] ?? '',
+      },
+      requestId,
+      routeKey: `${route.method} ${route.path}`,
+      stage: '$default',
+      time: new Date(now).toUTCString(),
+      timeEpoch: now,
+    },
+    body: body.length > 0 ? body.toString('base64') : undefined,
+    isBase64Encoded: body.length > 0,
+  };
+}
+
+/** Locally, IAM-protected routes take `Authorization: Bearer $STS_ADMIN_TOKEN`; closed when unset. */
+export function adminAuthorized(adminToken: string | undefined, authorization: string | undefined): boolean {
+  if (!adminToken || !authorization?.startsWith('Bearer ')) return false;
+  const given = Buffer.from(authorization.slice('Bearer '.length));
+  const expected = Buffer.from(adminToken);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function send(response: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
+  response.writeHead(status, { ...headers, 'Content-Length': Buffer.byteLength(body) });
+  response.end(body);
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
+  const settings = options.settings ?? loadSettings();
+  const server: Server = createServer();
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(settings.port, settings.host, () => done());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  let embedded: EmbeddedDynamo | undefined;
+  const closeAll = async () => {
+    await new Promise<void>((done) => server.close(() => done()));
+    await embedded?.close();
+  };
+  try {
+    const usingDevConfig = !options.config && !settings.configPath;
+    const config =
+      typeof options.config === 'function'
+        ? options.config(url)
+        : (options.config ?? (settings.configPath ? loadConfigFile(settings.configPath) : devConfig(url)));
+    let store = options.store;
+    if (!store) {
+      let endpoint = settings.dynamodbEndpoint;
+      if (!endpoint) {
+        embedded = await startEmbeddedDynamo(join(settings.dataDir, 'dynamodb'));
+        endpoint = embedded.endpoint;
+      }
+      const client = localDynamoClient(endpoint);
+      await ensureTable(client, settings.tableName);
+      store = new DynamoStore({ client, tableName: settings.tableName });
+    }
+    const signer = options.signer ?? (await createSigner(settings));
+    const runtime = createRuntime({ ...options, settings, config, signer, store });
+    const devIssuer = await createDevIssuer(
+      url,
+      join(settings.dataDir, 'dev-issuer-key.json'),
+      config.issuer,
+    );
+
+    const handlers = new Map<string, LambdaHandler>();
+    for (const route of ROUTES) {
+      const module = (await import(`../lambdas/${route.handler}.ts`)) as {
+        createHandler: (provider: () => Promise<Runtime>) => LambdaHandler;
+      };
+      if (!handlers.has(route.handler))
+        handlers.set(
+          route.handler,
+          module.createHandler(async () => runtime),
+        );
+    }
+
+    let sequence = 0;
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+      void (async () => {
+        const requestId = `local-${Date.now().toString(36)}-${(sequence++).toString(36)}`;
+        try {
+          const target = new URL(request.url ?? '/', url);
+          const body = await readBody(request);
+          if (!body)
+            return send(
+              response,
+              413,
+              { 'Content-Type': 'application/json' },
+              '{"message":"Request Entity Too Large"}',
+            );
+          const dev = await devIssuer.route(
+            request.method ?? 'GET',
+            target.pathname,
+            new URLSearchParams(body.toString()),
+          );
+          if (dev)
+            return send(
+              response,
+              dev.status,
+              { 'Content-Type': dev.type, 'Cache-Control': 'no-store' },
+              dev.body,
+            );
+          const route = findRoute(request.method ?? '', target.pathname);
+          if (!route)
+            return send(response, 404, { 'Content-Type': 'application/json' }, '{"message":"Not Found"}');
+          if (route.auth === 'iam' && !adminAuthorized(settings.adminToken, request.headers.authorization)) {
+            const error = { error: 'invalid_client', error_description: 'client authentication failed' };
+            return send(
+              response,
+              401,
+              {
+                'Content-Type': 'application/json',
+                'Cache-Control': 'no-store',
+                'WWW-Authenticate': 'Bearer realm="sts"',
+              },
+              JSON.stringify(error),
+            );
+          }
+          const handler = handlers.get(route.handler)!;
+          const result = await handler(
+            toEvent(request, target, route, body, requestId),
+            lambdaContext(requestId),
+          );
+          const headers = Object.fromEntries(
+            Object.entries(result.headers ?? {}).map(([k, v]) => [k, String(v)]),
+          );
+          send(response, result.statusCode ?? 200, headers, result.body ?? '');
+        } catch (error) {
+          runtime.logger.error('local.request_failed', { requestId, cause: error });
+          if (!response.headersSent)
+            send(response, 500, { 'Content-Type': 'application/json' }, '{"error":"server_error"}');
+        }
+      })();
+    });
+
+    return { url, runtime, devIssuer, usingDevConfig, close: closeAll };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+function banner(local: LocalServer): string {
+  const { url } = local;
+  const audience = local.usingDevConfig ? 'https://api.example.local' : '<an audience your policy allows>';
+  const lines = [
+    `STS listening on ${url}  (issuer ${local.runtime.config.issuer})`,
+    `  JWKS:      ${url}/.well-known/jwks.json`,
+    `  metadata:  ${url}/.well-known/openid-configuration`,
+    '',
+  ];
+  if (local.usingDevConfig) {
+    lines.push(
+      'Development config in use (set STS_CONFIG to use your own). Try it:',
+      '',
+      `  SUBJECT=$(curl -s -X POST ${url}/dev/token -d sub=alice)`,
+      `  ACCESS=$(curl -s ${url}/token \\`,
+      '      -d grant_type=urn:ietf:params:oauth:grant-type:token-exchange \\',
+      '      -d subject_token_type=urn:ietf:params:oauth:token-type:jwt \\',
+      `      -d subject_token="$SUBJECT" -d audience=${audience} -d scope=read \\`,
+      `      | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
+      `  node -pe 'JSON.parse(Buffer.from(process.argv[1].split(".")[1], "base64url"))' "$ACCESS"`,
+      '',
+    );
+  }
+  lines.push('Ctrl-C stops the server.');
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  let local: LocalServer;
+  try {
+    local = await startLocalServer();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  process.stdout.write(`${banner(local)}\n`);
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('stopping...\n');
+    local.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.meta.url) {
+  void main();
+}
