@@ -44,7 +44,9 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
   const verifyToken = createTokenVerifier(deps);
 
   async function exchange(form: Form): Promise<TokenResponse> {
+    const started = performance.now();
     const audit: Record<string, unknown> = {};
+    const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
     try {
       const request = parseTokenExchangeRequest(form);
       audit.subject_token = tokenFingerprint(request.subjectToken);
@@ -104,7 +106,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
         subjectIssuer: subject.issuerName,
         policy: grant.policy.name,
       });
-      logger.info('token.issued', { ...audit, expires_in: grant.lifetime, scope });
+      logger.info('token.issued', { ...audit, expires_in: grant.lifetime, scope, duration_ms: elapsed() });
       return {
         access_token: minted.token,
         issued_token_type: request.issuedTokenType,
@@ -114,7 +116,13 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
       };
     } catch (thrown) {
       const error = toOAuthError(thrown);
-      const fields = { ...audit, error: error.code, reason: error.reason, cause: error.cause };
+      const fields = {
+        ...audit,
+        error: error.code,
+        reason: error.reason,
+        cause: error.cause,
+        duration_ms: elapsed(),
+      };
       if (error.status >= 500) logger.error('token.failed', fields);
       else logger.info('token.refused', { ...fields, cause: undefined });
       throw error instanceof OAuthError ? error : thrown;
