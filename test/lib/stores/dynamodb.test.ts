@@ -1,0 +1,190 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DeleteTableCommand, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localDynamoClient } from '../../../local/embedded-dynamodb.ts';
+import { OAuthError } from '../../../lib/errors.ts';
+import type { IssuedToken, TokenStore } from '../../../lib/store.ts';
+import { DynamoStore } from '../../../lib/stores/dynamodb.ts';
+import { ensureTable } from '../../../lib/stores/dynamodb-table.ts';
+import { MemoryStore } from '../../../lib/stores/memory.ts';
+import { BACKENDS, type DynamoBackend } from '../../support/dynamo-backends.ts';
+import { freePort } from '../../support/ports.ts';
+
+const token = (jti: string, overrides: Partial<IssuedToken> = {}): IssuedToken => ({
+  jti,
+  sub: 'repo:acme/app:environment:prod',
+  aud: 'https://deploy.acme.internal',
+  clientId: 'deploy-prod',
+  scope: 'deploy:write',
+  iat: 1_800_000_000,
+  exp: 1_800_000_300,
+  subjectIssuer: 'github',
+  policy: 'deploy-prod',
+  ...overrides,
+});
+
+/** The TokenStore contract: every implementation must pass the same cases. */
+function storeContract(name: string, open: () => { store: TokenStore }) {
+  describe(`TokenStore contract: ${name}`, () => {
+    it('records an issued token and reads it back', async () => {
+      const { store } = open();
+      await store.recordIssued(token('a1'));
+      expect(await store.getToken('a1')).toEqual({ ...token('a1'), revokedAt: undefined });
+      expect(await store.getToken('missing')).toBeUndefined();
+    });
+
+    it('records a token without scope', async () => {
+      const { store } = open();
+      await store.recordIssued(token('a2', { scope: undefined }));
+      expect((await store.getToken('a2'))?.scope).toBeUndefined();
+    });
+
+    it('refuses a second record with the same jti and keeps the first', async () => {
+      const { store } = open();
+      await store.recordIssued(token('a3'));
+      const error = await store.recordIssued(token('a3', { sub: 'other' })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OAuthError);
+      expect((error as OAuthError).status).toBe(500);
+      expect((await store.getToken('a3'))?.sub).toBe(token('a3').sub);
+    });
+
+    it('revokes by jti once and keeps the first revocation time', async () => {
+      const { store } = open();
+      await store.recordIssued(token('a4'));
+      expect(await store.revokeToken('a4', 1_800_000_100)).toBe(true);
+      expect(await store.revokeToken('a4', 1_800_000_200)).toBe(true);
+      expect((await store.getToken('a4'))?.revokedAt).toBe(1_800_000_100);
+    });
+
+    it('does not create a record when revoking an unknown jti', async () => {
+      const { store } = open();
+      expect(await store.revokeToken('never-issued', 1_800_000_100)).toBe(false);
+      expect(await store.getToken('never-issued')).toBeUndefined();
+    });
+
+    it('revokes a subject and never moves revokedBefore backwards', async () => {
+      const { store } = open();
+      expect(await store.subjectRevokedBefore('alice')).toBeUndefined();
+      await store.revokeSubject('alice', 1_800_000_500);
+      await store.revokeSubject('alice', 1_800_000_100);
+      expect(await store.subjectRevokedBefore('alice')).toBe(1_800_000_500);
+      await store.revokeSubject('alice', 1_800_000_900);
+      expect(await store.subjectRevokedBefore('alice')).toBe(1_800_000_900);
+    });
+
+    it('records a one-time subject token once, even under concurrency', async () => {
+      const { store } = open();
+      const results = await Promise.all(
+        Array.from({ length: 12 }, () => store.markSubjectTokenUsed('https://issuer.test', 'jti-race', 1_800_000_300)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await store.markSubjectTokenUsed('https://issuer.test', 'jti-race', 1_800_000_300)).toBe(false);
+      expect(await store.markSubjectTokenUsed('https://other.test', 'jti-race', 1_800_000_300)).toBe(true);
+    });
+  });
+}
+
+storeContract('MemoryStore', () => ({ store: new MemoryStore() }));
+
+for (const backend of BACKENDS) {
+  describe(`DynamoStore on ${backend.name}`, () => {
+    let server: DynamoBackend;
+    let client: DynamoDBClient;
+    let store: DynamoStore;
+    const tableName = `sts-test-${backend.name.replace(/\W/g, '')}`;
+
+    beforeAll(async () => {
+      server = await backend.start();
+      client = localDynamoClient(server.endpoint);
+      await ensureTable(client, tableName);
+      await ensureTable(client, tableName); // idempotent
+      store = new DynamoStore({ client, tableName });
+    }, 60_000);
+
+    afterAll(async () => {
+      client?.destroy();
+      await server?.close();
+    });
+
+    storeContract(backend.name, () => ({ store }));
+
+    it('writes the item layout of DESIGN.md', async () => {
+      await store.recordIssued(token('layout'));
+      await store.markSubjectTokenUsed('https://issuer.test', 'seen-1', 1_800_000_300);
+      await store.revokeSubject('bob', 1_800_000_000);
+      const get = async (pk: string) =>
+        (await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: pk } }, ConsistentRead: true })))
+          .Item;
+      expect(await get('TOKEN#layout')).toEqual({
+        pk: { S: 'TOKEN#layout' },
+        sub: { S: token('layout').sub },
+        aud: { S: token('layout').aud },
+        client_id: { S: 'deploy-prod' },
+        scope: { S: 'deploy:write' },
+        iat: { N: '1800000000' },
+        exp: { N: '1800000300' },
+        subject_issuer: { S: 'github' },
+        policy: { S: 'deploy-prod' },
+        ttl: { N: '1800000300' },
+      });
+      expect(await get('SEEN#https://issuer.test#seen-1')).toEqual({
+        pk: { S: 'SEEN#https://issuer.test#seen-1' },
+        ttl: { N: '1800000300' },
+      });
+      expect(await get('SUBJECT#bob')).toEqual({ pk: { S: 'SUBJECT#bob' }, revokedBefore: { N: '1800000000' } });
+    });
+
+    it('turns a missing table into a bare server_error', async () => {
+      const missing = new DynamoStore({ client, tableName: 'no-such-table' });
+      const error = (await missing.recordIssued(token('x')).catch((e: unknown) => e)) as OAuthError;
+      expect(error).toBeInstanceOf(OAuthError);
+      expect(error.code).toBe('server_error');
+      expect(error.reason).toBe('dynamodb.put_token.failed');
+    });
+
+    it('survives deleting and recreating the table (local server restarts)', async () => {
+      const name = `${tableName}-recreate`;
+      await ensureTable(client, name);
+      await client.send(new DeleteTableCommand({ TableName: name }));
+      await ensureTable(client, name);
+      const fresh = new DynamoStore({ client, tableName: name });
+      await fresh.recordIssued(token('after-recreate'));
+      expect(await fresh.getToken('after-recreate')).toBeDefined();
+    });
+  });
+}
+
+describe('DynamoStore faults', () => {
+  let hanging: Server;
+  let hangingPort: number;
+
+  beforeAll(async () => {
+    hanging = createServer(() => {
+      /* never answers */
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    hangingPort = (hanging.address() as AddressInfo).port;
+  });
+  afterAll(() => {
+    hanging.closeAllConnections();
+    hanging.close();
+  });
+
+  it('answers 503 temporarily_unavailable when DynamoDB cannot be reached', async () => {
+    const client = localDynamoClient(`http://127.0.0.1:${await freePort()}`);
+    const store = new DynamoStore({ client, tableName: 't', timeoutMs: 2000 });
+    const error = (await store.recordIssued(token('x')).catch((e: unknown) => e)) as OAuthError;
+    expect(error.code).toBe('temporarily_unavailable');
+    expect(error.status).toBe(503);
+    expect(error.retryAfter).toBeGreaterThan(0);
+  });
+
+  it('answers 503 when DynamoDB does not answer within the deadline', async () => {
+    const client = localDynamoClient(`http://127.0.0.1:${hangingPort}`);
+    const store = new DynamoStore({ client, tableName: 't', timeoutMs: 150 });
+    const error = (await store.getToken('x').catch((e: unknown) => e)) as OAuthError;
+    expect(error.code).toBe('temporarily_unavailable');
+    expect(error.reason).toBe('dynamodb.get_token.unavailable');
+  });
+});
