@@ -19,7 +19,9 @@ export function generateSigningKey(alg: SigningAlgorithm): KeyObject {
 
 /** The public JWK of a key pair as published in the JWKS: kid is the RFC 7638 thumbprint. */
 export async function publicJwk(privateOrPublic: KeyObject, alg: SigningAlgorithm): Promise<JWK> {
-  const { kty, crv, x, y, n, e } = createPublicKey(privateOrPublic).export({ format: 'jwk' }) as JWK;
+  // createPublicKey refuses a public KeyObject (Node 20): use one as it is.
+  const publicKey = privateOrPublic.type === 'public' ? privateOrPublic : createPublicKey(privateOrPublic);
+  const { kty, crv, x, y, n, e } = publicKey.export({ format: 'jwk' }) as JWK;
   const jwk: JWK = kty === 'EC' ? { kty, crv, x, y } : { kty, n, e };
   return { ...jwk, kid: await calculateJwkThumbprint(jwk, 'sha256'), alg, use: 'sig' };
 }
