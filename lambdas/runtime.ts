@@ -47,7 +47,7 @@ async function fromEnvironment(): Promise<Runtime> {
   const settings = loadSettings();
   if (!settings.configPath)
     throw new ConfigError('environment', ['STS_CONFIG: required (path of sts.config.json)']);
-  const config = loadConfigFile(settings.configPath);
+  const config = loadConfigFile(settings.configPath, { issuer: settings.issuer });
   const store = new DynamoStore({ client: new DynamoDBClient({}), tableName: settings.tableName });
   return createRuntime({ settings, config, store, signer: await createSigner(settings) });
 }

@@ -178,16 +178,25 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
   if (!parsed.success) {
     throw new ConfigError(
       source,
-      parsed.error.issues.map((issue) => `${fieldPath(issue.path)}: ${issue.message}`),
+      parsed.error.issues.flatMap((issue) =>
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => `${fieldPath([...issue.path, key])}: unknown key`)
+          : [`${fieldPath(issue.path)}: ${issue.message}`],
+      ),
     );
   }
   const file = parsed.data;
   const problems: string[] = [];
   const issuerNames = new Set<string>();
+  const issuerUrls = new Set<string>();
   file.trustedIssuers.forEach((trusted, index) => {
     if (issuerNames.has(trusted.name))
       problems.push(`trustedIssuers[${index}].name: duplicate name "${trusted.name}"`);
     issuerNames.add(trusted.name);
+    // Tokens are matched to a trusted issuer by exact `iss`: a second entry would be unreachable.
+    if (issuerUrls.has(trusted.issuer))
+      problems.push(`trustedIssuers[${index}].issuer: duplicate issuer "${trusted.issuer}"`);
+    issuerUrls.add(trusted.issuer);
     if (trusted.issuer === file.issuer)
       problems.push(`trustedIssuers[${index}].issuer: this service's own issuer is trusted as "self"`);
   });
@@ -247,8 +256,14 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
   });
 }
 
+/** Values that replace the file's own before validation (from the environment, see settings.ts). */
+export interface ConfigOverrides {
+  /** The deployed issuer URL (`STS_ISSUER`); defaults derived from `issuer` follow it. */
+  readonly issuer?: string | undefined;
+}
+
 /** Reads and validates a config file; throws ConfigError naming the file and each field. */
-export function loadConfigFile(path: string): Config {
+export function loadConfigFile(path: string, overrides: ConfigOverrides = {}): Config {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -262,6 +277,9 @@ export function loadConfigFile(path: string): Config {
     raw = JSON.parse(text);
   } catch (error) {
     throw new ConfigError(path, [`not valid JSON: ${(error as Error).message}`]);
+  }
+  if (overrides.issuer !== undefined && raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+    raw = { ...raw, issuer: overrides.issuer };
   }
   return parseConfig(raw, path);
 }

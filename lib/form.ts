@@ -9,6 +9,7 @@ export type Form = ReadonlyMap<string, readonly string[]>;
 export const MAX_FORM_BYTES = 64 * 1024;
 const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const decodeComponent = (text: string): string => decodeURIComponent(text.replaceAll('+', ' '));
 
 export function parseForm(
   body: Uint8Array,
@@ -27,11 +28,20 @@ export function parseForm(
   } catch {
     throw invalidRequest('request body is not UTF-8', { reason: 'request.encoding' });
   }
-  if (/%(?![0-9A-Fa-f]{2})/.test(text)) {
-    throw invalidRequest('request body has a malformed percent-encoding', { reason: 'request.encoding' });
-  }
   const form = new Map<string, string[]>();
-  for (const [key, value] of new URLSearchParams(text)) {
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const at = pair.indexOf('=');
+    let key: string;
+    let value: string;
+    try {
+      // Unlike URLSearchParams, refuses `%zz` and percent-encoded bytes that are not UTF-8
+      // instead of turning them silently into U+FFFD.
+      key = decodeComponent(at === -1 ? pair : pair.slice(0, at));
+      value = decodeComponent(at === -1 ? '' : pair.slice(at + 1));
+    } catch {
+      throw invalidRequest('request body has a malformed percent-encoding', { reason: 'request.encoding' });
+    }
     const values = form.get(key);
     if (values) values.push(value);
     else form.set(key, [value]);

@@ -45,7 +45,10 @@ export function readCompactJws(token: string): CompactJws {
   const parts = token.split('.');
   if (parts.length !== 3) throw new MalformedJws(`expected 3 segments, got ${parts.length}`);
   const [header, payload, signature] = parts as [string, string, string];
-  if (signature.length === 0 || !BASE64URL.test(signature))
+  if (signature.length === 0 || !BASE64URL.test(signature) || signature.length % 4 === 1)
     throw new MalformedJws('signature is not base64url');
+  // jose decodes leniently: without this, unused trailing bits would give one token many spellings.
+  if (Buffer.from(signature, 'base64url').toString('base64url') !== signature)
+    throw new MalformedJws('signature is not canonical base64url');
   return { header: segment(header, 'header'), payload: segment(payload, 'payload') };
 }

@@ -102,6 +102,7 @@ export function remoteKeySet(options: RemoteKeySetOptions): KeyResolver {
   let jwksUri = options.jwksUri;
   let current: { resolve: ReturnType<typeof createLocalJWKSet>; fetchedAt: number } | undefined;
   let lastAttempt = Number.NEGATIVE_INFINITY;
+  let lastFailure = Number.NEGATIVE_INFINITY;
   let inflight: Promise<void> | undefined;
 
   async function discover(): Promise<string> {
@@ -116,9 +117,14 @@ export function remoteKeySet(options: RemoteKeySetOptions): KeyResolver {
 
   async function refresh(): Promise<void> {
     lastAttempt = options.clock();
-    jwksUri ??= await discover();
-    const set = publicKeySet(await fetchJson(fetchFn, jwksUri, timeout));
-    current = { resolve: createLocalJWKSet(set), fetchedAt: options.clock() };
+    try {
+      jwksUri ??= await discover();
+      const set = publicKeySet(await fetchJson(fetchFn, jwksUri, timeout));
+      current = { resolve: createLocalJWKSet(set), fetchedAt: options.clock() };
+    } catch (error) {
+      lastFailure = lastAttempt;
+      throw error;
+    }
   }
 
   function refreshOnce(): Promise<void> {
@@ -133,12 +139,17 @@ export function remoteKeySet(options: RemoteKeySetOptions): KeyResolver {
 
   return async (header) => {
     const now = options.clock();
-    if (!current || now - current.fetchedAt >= maxAge) {
+    // After a failed refresh, a stale set is retried only once the cooldown has passed: while the
+    // issuer is down, requests keep using it (within staleIfError) instead of each waiting for
+    // another failing fetch.
+    if (!current || (now - current.fetchedAt >= maxAge && now - lastFailure >= cooldown)) {
       try {
         await refreshOnce();
       } catch (error) {
         if (!current || now - current.fetchedAt >= staleIfError) throw unavailable(error);
       }
+    } else if (now - current.fetchedAt >= staleIfError) {
+      throw unavailable(new FetchFailed('the key set is older than staleIfError'));
     }
     try {
       return await current!.resolve(header);

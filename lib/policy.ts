@@ -75,25 +75,29 @@ function compileMatcher(issuer: string, matcher: Matcher): CompiledMatcher {
   };
 }
 
-/** Mismatches of a token against a matcher, as readable reasons (empty when it matches). */
-function mismatches(matcher: CompiledMatcher, token: PresentedToken, what: string): string[] {
+type Mismatch = readonly [refusal: 'issuer' | 'subject' | 'claims', reason: string];
+
+/** Mismatches of a token against a matcher, with readable reasons (empty when it matches). */
+function mismatches(matcher: CompiledMatcher, token: PresentedToken, what: string): Mismatch[] {
   if (matcher.issuer !== token.issuerName) {
-    return [`${what} issuer is "${token.issuerName}", policy wants "${matcher.issuer}"`];
+    return [['issuer', `${what} issuer is "${token.issuerName}", policy wants "${matcher.issuer}"`]];
   }
-  const reasons: string[] = [];
+  const found: Mismatch[] = [];
   if (!matcher.subject.matches(token.claims.sub)) {
-    reasons.push(
+    found.push([
+      'subject',
       `${what} sub ${JSON.stringify(token.claims.sub)} does not match "${matcher.subject.source}"`,
-    );
+    ]);
   }
   for (const [name, pattern] of matcher.claims) {
     if (!pattern.matches(token.claims[name])) {
-      reasons.push(
+      found.push([
+        'claims',
         `${what} claim ${name}=${JSON.stringify(token.claims[name])} does not match "${pattern.source}"`,
-      );
+      ]);
     }
   }
-  return reasons;
+  return found;
 }
 
 /** Depth of an RFC 8693 `act` chain (0 when absent). */
@@ -143,16 +147,16 @@ export function compilePolicies(config: Config): PolicyEngine {
       refusals.push(refusal);
       reasons.push(reason);
     };
-    const who = mismatches(policy.who, request.subject, 'subject');
-    if (who.length > 0) {
-      const refusal = policy.who.issuer !== request.subject.issuerName ? 'issuer' : 'subject';
-      for (const reason of who) refuse(reason.includes(' claim ') ? 'claims' : refusal, reason);
-    }
+    // Classified where found: a reason's text (which quotes the token's claims) is never parsed.
+    for (const [refusal, reason] of mismatches(policy.who, request.subject, 'subject'))
+      refuse(refusal, reason);
     if (request.actor) {
       if (!policy.actors) {
         refuse('actor', 'policy lists no actors, so it admits no actor_token');
       } else {
-        const actorReasons = policy.actors.map((actor) => mismatches(actor, request.actor!, 'actor'));
+        const actorReasons = policy.actors.map((actor) =>
+          mismatches(actor, request.actor!, 'actor').map(([, reason]) => reason),
+        );
         if (actorReasons.every((list) => list.length > 0)) {
           refuse(
             'actor',

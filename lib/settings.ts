@@ -1,5 +1,5 @@
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './claims.ts';
-import { ConfigError } from './config.ts';
+import { ConfigError, isAllowedUrl } from './config.ts';
 
 /**
  * Process settings from the environment: the one place `process.env` is read. The policy file
@@ -8,6 +8,11 @@ import { ConfigError } from './config.ts';
 export interface Settings {
   /** Path of the policy file; undefined means "use the development config" (local server only). */
   readonly configPath: string | undefined;
+  /**
+   * `STS_ISSUER`: replaces the policy file's `issuer` (the CDK construct sets it to the deployed
+   * API's URL when no custom domain fixes the issuer before deployment).
+   */
+  readonly issuer: string | undefined;
   readonly signer: 'local' | 'kms';
   /** KMS key ids, aliases or ARNs; the first signs, the others are only published. */
   readonly kmsKeyIds: readonly string[];
@@ -32,8 +37,9 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 }
 
 export function loadSettings(env: Env = process.env): Settings {
-  const port = Number(env.PORT ?? 8787);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  const portText = env.PORT || '8787';
+  const port = Number(portText);
+  if (!/^[0-9]{1,5}$/.test(portText) || port > 65_535) {
     throw new ConfigError('environment', [`PORT: expected a port number, got "${env.PORT}"`]);
   }
   const signer = oneOf(env, 'STS_SIGNER', ['local', 'kms'] as const, 'local');
@@ -46,8 +52,15 @@ export function loadSettings(env: Env = process.env): Settings {
       'STS_KMS_KEY_IDS: required when STS_SIGNER=kms (comma-separated key ids)',
     ]);
   }
+  const issuer = env.STS_ISSUER || undefined;
+  if (issuer !== undefined && !isAllowedUrl(issuer)) {
+    throw new ConfigError('environment', [
+      `STS_ISSUER: expected an https URL (http only on a loopback host), got "${issuer}"`,
+    ]);
+  }
   return Object.freeze({
     configPath: env.STS_CONFIG || undefined,
+    issuer,
     signer,
     kmsKeyIds,
     localKeyAlgorithm: oneOf(env, 'STS_LOCAL_KEY_ALG', SIGNING_ALGORITHMS, 'ES256'),
