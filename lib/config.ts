@@ -13,12 +13,19 @@ const nonEmpty = z.string().min(1);
 const scopeToken = z
   .string()
   .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected an RFC 6749 scope token (no spaces)');
+/** Upper bounds, in seconds: a skew or lifetime beyond them is a typo, not a policy. */
+const MAX_TOKEN_LIFETIME = 86_400;
+const MAX_CLOCK_SKEW = 300;
+
+/** Names that would reach an object's prototype when used as keys. */
+const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const claimName = z
   .string()
   .min(1)
   .refine((name) => !RESERVED_CLAIMS.has(name), {
     message: 'is a reserved claim the service sets itself and cannot be copied',
-  });
+  })
+  .refine((name) => !PROTOTYPE_KEYS.has(name), { message: 'is not a claim name' });
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 /** `https`, or `http` on a loopback host (local development and tests). */
@@ -208,6 +215,9 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
   };
   if (tokenLifetime.default > tokenLifetime.max)
     problems.push('tokenLifetime.default: must not exceed tokenLifetime.max');
+  if (tokenLifetime.max > MAX_TOKEN_LIFETIME)
+    problems.push('tokenLifetime.max: must not exceed 1d (tokens of this service live minutes)');
+  if (seconds(file.clockSkew) > MAX_CLOCK_SKEW) problems.push('clockSkew: must not exceed 5m');
   file.policies.forEach((policy, index) => {
     const at = `policies[${index}]`;
     if (policyNames.has(policy.name)) problems.push(`${at}.name: duplicate name "${policy.name}"`);

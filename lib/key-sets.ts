@@ -39,6 +39,22 @@ class FetchFailed extends Error {
   override readonly name = 'FetchFailed';
 }
 
+/** Reads a body as text, stopping (and cancelling the stream) past `limit` bytes. */
+async function readLimited(response: Response, limit: number): Promise<string> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      await response.body.cancel().catch(() => undefined);
+      throw new FetchFailed('document too large');
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function fetchJson(fetchFn: typeof fetch, url: string, timeoutMs: number): Promise<unknown> {
   let response: Response;
   try {
@@ -61,11 +77,11 @@ async function fetchJson(fetchFn: typeof fetch, url: string, timeoutMs: number):
   }
   let text: string;
   try {
-    text = await response.text();
+    text = await readLimited(response, MAX_DOCUMENT_BYTES);
   } catch (error) {
+    if (error instanceof FetchFailed) throw new FetchFailed(`GET ${url}: ${error.message}`);
     throw new FetchFailed(`GET ${url}: ${(error as Error).name}`, { cause: error });
   }
-  if (text.length > MAX_DOCUMENT_BYTES) throw new FetchFailed(`GET ${url}: document too large`);
   try {
     return JSON.parse(text);
   } catch {

@@ -28,6 +28,7 @@ export type Refusal =
   | 'claims'
   | 'actor'
   | 'delegation_depth'
+  | 'malformed_act'
   | 'audience'
   | 'scope'
   | 'scope_wider_than_subject_token';
@@ -100,6 +101,19 @@ function mismatches(matcher: CompiledMatcher, token: PresentedToken, what: strin
   return found;
 }
 
+/** Whether a presented `act` claim is an RFC 8693 §4.1 chain: objects with a string `sub`, nested by `act`. */
+export function isActClaim(act: unknown): boolean {
+  let current = act;
+  for (let depth = 0; depth < 32; depth++) {
+    if (typeof current !== 'object' || current === null || Array.isArray(current)) return false;
+    const { sub, act: inner } = current as { sub?: unknown; act?: unknown };
+    if (typeof sub !== 'string' || sub.length === 0) return false;
+    if (inner === undefined) return true;
+    current = inner;
+  }
+  return false;
+}
+
 /** Depth of an RFC 8693 `act` chain (0 when absent). */
 export function actDepth(act: unknown): number {
   let depth = 0;
@@ -164,6 +178,10 @@ export function compilePolicies(config: Config): PolicyEngine {
           );
         }
       }
+    }
+    const priorAct = request.subject.claims.act;
+    if (priorAct !== undefined && !isActClaim(priorAct)) {
+      refuse('malformed_act', 'subject token act claim is not an RFC 8693 actor chain');
     }
     const depth = actDepth(delegatedAct(request.subject, request.actor));
     if (depth > config.maxDelegationDepth) {

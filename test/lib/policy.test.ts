@@ -400,6 +400,17 @@ describe('compilePolicies: delegation', () => {
       }
     });
 
+    it.each([
+      ['a string', 'service:a'],
+      ['an array', [{ sub: 'service:a' }]],
+      ['an object without sub', { iss: 'https://idp' }],
+      ['a nested chain with a bad link', { sub: 'service:a', act: { sub: 42 } }],
+    ])('refuses a subject token whose act claim is %s', (_name, act) => {
+      const req = request({ subject: self({ act }), audience: API });
+      expect(refusal(deep(3), req).code).toBe('invalid_request');
+      expect(deep(3).explain(req).verdicts[0]?.refusals).toContain('malformed_act');
+    });
+
     it('also limits a chain carried without a new actor', () => {
       const req = request({ subject: self({ act: act(3) }), audience: API });
       expect(deep(3).decide(req).act).toEqual(act(3));
