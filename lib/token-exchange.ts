@@ -7,7 +7,12 @@ import type { Form } from './form.ts';
 import { compilePolicies, type PolicyEngine } from './policy.ts';
 import type { Signer } from './signers/signer.ts';
 import type { TokenStore } from './store.ts';
-import { createTokenVerifier, type TokenVerifier } from './subject-token.ts';
+import {
+  createTokenVerifier,
+  type TokenRole,
+  type TokenVerifier,
+  type VerifiedToken,
+} from './subject-token.ts';
 import { parseTokenExchangeRequest } from './token-request.ts';
 
 /**
@@ -43,6 +48,14 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
   const policies = compilePolicies(config);
   const verifyToken = createTokenVerifier(deps);
 
+  /** Records the first use of a token from a `oneTimeUse` issuer; a second use is a replay. */
+  async function spendOneTimeToken(token: VerifiedToken, role: TokenRole): Promise<void> {
+    if (!token.issuer?.oneTimeUse) return;
+    const first = await store.markSubjectTokenUsed(token.issuer.issuer, token.claims.jti!, token.claims.exp);
+    if (!first)
+      throw invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.replayed` });
+  }
+
   async function exchange(form: Form): Promise<TokenResponse> {
     const started = performance.now();
     const audit: Record<string, unknown> = {};
@@ -62,25 +75,6 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
       const grant = policies.decide({ subject, actor, audience: request.target, scopes: request.scopes });
       audit.policy = grant.policy.name;
 
-      if (subject.issuer?.oneTimeUse) {
-        const first = await store.markSubjectTokenUsed(
-          subject.issuer.issuer,
-          subject.claims.jti!,
-          subject.claims.exp,
-        );
-        if (!first)
-          throw invalidRequest('subject_token could not be verified', { reason: 'subject_token.replayed' });
-      }
-      if (actor?.issuer?.oneTimeUse) {
-        const first = await store.markSubjectTokenUsed(
-          actor.issuer.issuer,
-          actor.claims.jti!,
-          actor.claims.exp,
-        );
-        if (!first)
-          throw invalidRequest('actor_token could not be verified', { reason: 'actor_token.replayed' });
-      }
-
       const iat = epochSeconds(clock);
       const scope = grant.scopes.length > 0 ? grant.scopes.join(' ') : undefined;
       const minted = await mintAccessToken(signer, {
@@ -95,6 +89,10 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
         copied: Object.fromEntries(grant.policy.copyClaims.map((name) => [name, subject.claims[name]])),
       });
       audit.jti = minted.jti;
+      // One-time tokens are spent only after signing succeeded, so a KMS fault (the likeliest one)
+      // leaves the caller's token usable for a retry. Racing uses: exactly one conditional put wins.
+      await spendOneTimeToken(subject, 'subject');
+      if (actor) await spendOneTimeToken(actor, 'actor');
       await store.recordIssued({
         jti: minted.jti,
         sub: subject.claims.sub,

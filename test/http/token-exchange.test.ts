@@ -398,7 +398,10 @@ describe('the error table of DESIGN.md', () => {
 
 describe('faults fail closed', () => {
   /** A second server whose signer or store fails as told; its MemoryStore shows what was recorded. */
-  async function faultyServer(fault: { sign?: Signer['sign']; recordIssued?: TokenStore['recordIssued'] }) {
+  async function faultyServer(fault: {
+    sign?: (input: Uint8Array, healthy: Signer) => Promise<Uint8Array>;
+    recordIssued?: TokenStore['recordIssued'];
+  }) {
     const dir = mkdtempSync(join(tmpdir(), 'sts-fault-'));
     const signer = await createLocalSigner(generateSigningKey('ES256'), 'ES256');
     const store = new MemoryStore();
@@ -406,7 +409,7 @@ describe('faults fail closed', () => {
     const server = await startLocalServer({
       settings: loadSettings({ PORT: '0', STS_DATA_DIR: dir, STS_LOG_LEVEL: 'silent' }),
       config: configFor,
-      signer: fault.sign ? { ...signer, sign: fault.sign } : signer,
+      signer: fault.sign ? { ...signer, sign: (input) => fault.sign!(input, signer) } : signer,
       store,
     });
     return {
@@ -442,6 +445,35 @@ describe('faults fail closed', () => {
       expect(response.headers.get('cache-control')).toBe('no-store');
       expect(await response.json()).toMatchObject({ error: 'temporarily_unavailable' });
       expect(recorded()).toEqual([]);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('a KMS fault does not spend a one-time subject token: the retry succeeds', async () => {
+    let failures = 1;
+    const { server, recorded, cleanup } = await faultyServer({
+      sign: async (input, healthy) =>
+        failures-- > 0 ? Promise.reject(temporarilyUnavailable('kms.sign.unavailable')) : healthy.sign(input),
+    });
+    try {
+      const token = await onceIssuer.mint({ sub: 'runner-2', aud: server.url, jti: 'once-retry' });
+      const body = form({
+        grant_type: EXCHANGE,
+        subject_token: token,
+        subject_token_type: JWT,
+        audience: DEPLOY,
+      });
+      const send = () =>
+        fetch(`${server.url}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body,
+        });
+      expect((await send()).status).toBe(503);
+      expect((await send()).status).toBe(200);
+      expect((await send()).status).toBe(400); // now spent
+      expect(recorded()).toHaveLength(1);
     } finally {
       await cleanup();
     }
