@@ -18,6 +18,9 @@ export const ROUTES: readonly Route[] = [
   { method: 'GET', path: '/.well-known/jwks.json', handler: 'jwks', auth: 'none' },
   { method: 'GET', path: '/.well-known/oauth-authorization-server', handler: 'metadata', auth: 'none' },
   { method: 'GET', path: '/.well-known/openid-configuration', handler: 'metadata', auth: 'none' },
+  { method: 'POST', path: '/revoke', handler: 'revoke', auth: 'none' },
+  { method: 'POST', path: '/introspect', handler: 'introspect', auth: 'iam' },
+  { method: 'POST', path: '/admin/revoke', handler: 'admin-revoke', auth: 'iam' },
 ];
 
 /** Handler modules, each deployed as one Lambda function. */

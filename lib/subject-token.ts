@@ -1,12 +1,15 @@
-import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import { type JWTPayload, jwtVerify } from 'jose';
 import { SELF_ISSUER, TOKEN_TYPE, type VerifyAlgorithm } from './claims.ts';
 import { type Clock, epochSeconds } from './clock.ts';
 import type { Config, TrustedIssuerConfig } from './config.ts';
 import { invalidRequest, OAuthError } from './errors.ts';
+import { joseReason } from './jose-errors.ts';
 import { readCompactJws } from './jws.ts';
 import { type KeyResolver, localKeySet, remoteKeySet } from './key-sets.ts';
+import { AT_JWT, createOwnTokenVerifier, FORBIDDEN_HEADERS, OWN_ALGORITHMS } from './own-token.ts';
+import { tokenState } from './revocation.ts';
 import type { Signer } from './signers/signer.ts';
-import { isRevoked, type TokenStore } from './store.ts';
+import type { TokenStore } from './store.ts';
 
 /**
  * Verification of presented tokens (subject and actor): strict shape, a trusted issuer chosen by
@@ -29,10 +32,6 @@ interface IssuerEntry {
   readonly audiences: readonly string[];
   readonly keys: KeyResolver;
 }
-
-/** Header parameters that point at keys or change how the payload is read: always refused. */
-const FORBIDDEN_HEADERS = ['jku', 'x5u', 'x5c', 'jwk', 'crit', 'b64', 'zip', 'enc'] as const;
-const AT_JWT = /^(application\/)?at\+jwt$/i;
 
 export interface TokenVerifierDeps {
   readonly config: Config;
@@ -59,11 +58,12 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
   const self: IssuerEntry = {
     name: SELF_ISSUER,
     config: undefined,
-    algorithms: ['ES256', 'RS256', 'PS256'],
+    algorithms: OWN_ALGORITHMS,
     audiences: [config.issuer],
     keys: localKeySet(() => deps.signer.publicKeys()),
   };
   byIssuer.set(config.issuer, self);
+  const verifyOwnToken = createOwnTokenVerifier({ ...deps, keys: self.keys });
 
   return async (token, tokenType, role) => {
     const refuse = (reason: string, cause?: unknown) =>
@@ -98,14 +98,19 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
 
     let claims: JWTPayload;
     try {
-      ({ payload: claims } = await jwtVerify(token, (protectedHeader) => entry.keys(protectedHeader), {
-        issuer: payload.iss as string,
-        audience: [...entry.audiences],
-        algorithms: [...entry.algorithms],
-        clockTolerance: config.clockSkew,
-        currentDate: new Date(clock()),
-        requiredClaims: ['exp', 'sub'],
-      }));
+      if (entry === self) {
+        // The one verifier of this service's own tokens, shared with introspection and revocation.
+        claims = await verifyOwnToken(token, { audience: config.issuer, jws: { header, payload } });
+      } else {
+        ({ payload: claims } = await jwtVerify(token, (protectedHeader) => entry.keys(protectedHeader), {
+          issuer: payload.iss as string,
+          audience: [...entry.audiences],
+          algorithms: [...entry.algorithms],
+          clockTolerance: config.clockSkew,
+          currentDate: new Date(clock()),
+          requiredClaims: ['exp', 'sub'],
+        }));
+      }
     } catch (error) {
       if (error instanceof OAuthError && error.status === 503) throw error;
       throw refuse(joseReason(error), error);
@@ -113,28 +118,18 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
     const now = epochSeconds(clock);
     if (typeof claims.iat === 'number' && claims.iat > now + config.clockSkew) throw refuse('iat_in_future');
     if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw refuse('missing_sub');
+    // An external `act` names an actor no policy here vetted; carried on, it would become the
+    // current actor (RFC 8693 §4.1) of the minted token. Only this service's own `act` chains on.
+    if (entry !== self && claims.act !== undefined) throw refuse('external_act');
 
     if (entry === self) {
       if (typeof claims.jti !== 'string') throw refuse('missing_jti');
-      const [record, revokedBefore] = await Promise.all([
-        deps.store.getToken(claims.jti),
-        deps.store.subjectRevokedBefore(claims.sub),
-      ]);
-      if (!record) throw refuse('self_unknown_jti');
-      if (isRevoked(record, revokedBefore)) throw refuse('revoked');
+      const state = await tokenState(deps.store, claims.jti, claims.sub);
+      if (state === 'unknown') throw refuse('self_unknown_jti');
+      if (state === 'revoked') throw refuse('revoked');
     }
     if (entry.config?.oneTimeUse && typeof claims.jti !== 'string') throw refuse('missing_jti');
 
     return { issuerName: entry.name, issuer: entry.config, claims: claims as VerifiedToken['claims'] };
   };
-}
-
-function joseReason(error: unknown): string {
-  if (error instanceof OAuthError) return error.reason;
-  if (error instanceof joseErrors.JWTExpired) return 'expired';
-  if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim_${error.claim}`;
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'bad_signature';
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'alg_not_allowed';
-  if (error instanceof joseErrors.JOSENotSupported) return 'not_supported';
-  return 'invalid';
 }

@@ -1,0 +1,13 @@
+import { parseForm } from '../lib/form.ts';
+import { parseTokenRequest } from '../lib/revocation.ts';
+import { defineHandler } from './define-handler.ts';
+import { bodyBytes, header, json, NO_STORE } from './http.ts';
+import { revocationServices } from './revocation-services.ts';
+
+/** POST /introspect: RFC 7662 introspection for resource servers (IAM-authorized on AWS). */
+export const createHandler = defineHandler(async (event, runtime) => {
+  const { token } = parseTokenRequest(parseForm(bodyBytes(event), header(event, 'content-type')));
+  return json(200, await revocationServices(runtime).introspect(token), NO_STORE);
+});
+
+export const handler = createHandler();

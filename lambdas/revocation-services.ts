@@ -1,0 +1,28 @@
+import { createIntrospection, type Introspect } from '../lib/introspection.ts';
+import { createOwnTokenVerifier } from '../lib/own-token.ts';
+import { createRevocation, type Revocation } from '../lib/revocation.ts';
+import type { Runtime } from './runtime.ts';
+
+/**
+ * Revocation and introspection built once per runtime (per container on Lambda, per local
+ * server), sharing one verifier of this service's own tokens and its key-set cache.
+ */
+export interface RevocationServices {
+  readonly revocation: Revocation;
+  readonly introspect: Introspect;
+}
+
+const built = new WeakMap<Runtime, RevocationServices>();
+
+export function revocationServices(runtime: Runtime): RevocationServices {
+  let services = built.get(runtime);
+  if (!services) {
+    const verifyOwnToken = createOwnTokenVerifier(runtime);
+    services = {
+      revocation: createRevocation({ ...runtime, verifyOwnToken }),
+      introspect: createIntrospection({ ...runtime, verifyOwnToken }),
+    };
+    built.set(runtime, services);
+  }
+  return services;
+}

@@ -1,0 +1,111 @@
+import { compactVerify, type JWTPayload, jwtVerify } from 'jose';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './claims.ts';
+import { type Clock, epochSeconds } from './clock.ts';
+import type { Config } from './config.ts';
+import { invalidToken, OAuthError } from './errors.ts';
+import { joseReason } from './jose-errors.ts';
+import { type CompactJws, readCompactJws } from './jws.ts';
+import { type KeyResolver, localKeySet } from './key-sets.ts';
+import type { Signer } from './signers/signer.ts';
+
+/**
+ * Verification of tokens this service minted (RFC 9068 access tokens), against its own signer's
+ * public keys: the one function behind chained exchange (subject-token.ts), introspection and
+ * revocation. Strict shape first, then the pinned algorithms, `typ: at+jwt`, `iss` = this
+ * service, the signature, time claims with the configured skew, and `sub` and `jti` present.
+ */
+
+/** Header parameters that point at keys or change how the payload is read: always refused. */
+export const FORBIDDEN_HEADERS = ['jku', 'x5u', 'x5c', 'jwk', 'crit', 'b64', 'zip', 'enc'] as const;
+
+/** `typ` of an RFC 9068 JWT access token, with or without the `application/` prefix. */
+export const AT_JWT = /^(application\/)?at\+jwt$/i;
+
+/** The algorithms this service signs with, hence the only ones its own tokens may carry. */
+export const OWN_ALGORITHMS: readonly SigningAlgorithm[] = SIGNING_ALGORITHMS;
+
+export interface OwnTokenClaims extends JWTPayload {
+  readonly iss: string;
+  readonly sub: string;
+  readonly exp: number;
+  readonly jti: string;
+}
+
+export interface OwnTokenOptions {
+  /** The `aud` the token must carry (a chained exchange: this service's issuer); default: any. */
+  readonly audience?: string;
+  /**
+   * Accept a token whose time claims no longer hold (revocation by its holder): the shape,
+   * header, issuer and signature are still checked, `exp`, `nbf` and `iat` are not.
+   */
+  readonly ignoreTime?: boolean;
+  /** The token as `readCompactJws` already read it, to spare a second parse. */
+  readonly jws?: CompactJws;
+}
+
+/** Resolves the verified claims, or throws `invalid_token` (401) with a private reason; 503s pass through. */
+export type OwnTokenVerifier = (token: string, options?: OwnTokenOptions) => Promise<OwnTokenClaims>;
+
+export interface OwnTokenDeps {
+  readonly config: Config;
+  readonly signer: Signer;
+  readonly clock: Clock;
+  /** The key set to verify with; default: the signer's published keys. */
+  readonly keys?: KeyResolver;
+}
+
+export function createOwnTokenVerifier(deps: OwnTokenDeps): OwnTokenVerifier {
+  const { config, clock } = deps;
+  const keys = deps.keys ?? localKeySet(() => deps.signer.publicKeys());
+  const algorithms: string[] = [...OWN_ALGORITHMS];
+  const refuse = (reason: string, cause?: unknown) =>
+    invalidToken('the token could not be verified', { reason, cause });
+
+  return async (token, options = {}) => {
+    if (Buffer.byteLength(token) > config.maxTokenBytes) throw refuse('too_large');
+    let jws = options.jws;
+    if (!jws) {
+      try {
+        jws = readCompactJws(token);
+      } catch (error) {
+        throw refuse('malformed', error);
+      }
+    }
+    const { header, payload } = jws;
+    const forbidden = FORBIDDEN_HEADERS.find((name) => name in header);
+    if (forbidden) throw refuse(`header_${forbidden}`);
+    if ('cty' in header) throw refuse('nested_jwt');
+    if (payload.iss !== config.issuer) throw refuse('not_own_issuer');
+    if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) throw refuse('alg_not_allowed');
+    if (typeof header.typ !== 'string' || !AT_JWT.test(header.typ)) throw refuse('self_not_at_jwt');
+
+    let claims: JWTPayload;
+    try {
+      if (options.ignoreTime) {
+        await compactVerify(token, (protectedHeader) => keys(protectedHeader), { algorithms });
+        claims = payload as JWTPayload; // authentic now: the signature covers these very bytes
+      } else {
+        ({ payload: claims } = await jwtVerify(token, (protectedHeader) => keys(protectedHeader), {
+          issuer: config.issuer,
+          ...(options.audience === undefined ? {} : { audience: options.audience }),
+          algorithms,
+          clockTolerance: config.clockSkew,
+          currentDate: new Date(clock()),
+          requiredClaims: ['exp', 'sub'],
+        }));
+      }
+    } catch (error) {
+      if (error instanceof OAuthError && error.status >= 500) throw error;
+      throw refuse(joseReason(error), error);
+    }
+    if (!options.ignoreTime) {
+      if (typeof claims.iat === 'number' && claims.iat > epochSeconds(clock) + config.clockSkew) {
+        throw refuse('iat_in_future');
+      }
+    }
+    if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw refuse('missing_sub');
+    if (typeof claims.jti !== 'string') throw refuse('missing_jti');
+    if (typeof claims.exp !== 'number') throw refuse('claim_exp');
+    return claims as OwnTokenClaims;
+  };
+}
