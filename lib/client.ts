@@ -3,6 +3,7 @@ import { decodeJwt } from 'jose';
 import { TOKEN_TYPE } from './claims.ts';
 import { type CacheOptions, SingleFlight, TokenCache } from './client-cache.ts';
 import { createHttp, type Http, type HttpOptions, jsonObject, TokenExchangeError } from './client-http.ts';
+import { isAllowedUrl } from './urls.ts';
 
 /**
  * The client SDK: RFC 8693 token exchange with an in-memory cache and single flight, and the
@@ -73,18 +74,6 @@ export interface RevokeOptions {
   readonly tokenTypeHint?: string;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-/** `https`, or `http` on a loopback host; no credentials or fragment (the service config's rule). */
-function isSafeEndpoint(text: string): boolean {
-  try {
-    const url = new URL(text);
-    if (url.username || url.password || url.hash) return false;
-    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-  } catch {
-    return false;
-  }
-}
-
 const scopeList = (scope: ExchangeRequest['scope']): string[] => [
   ...new Set((typeof scope === 'string' ? scope.split(' ') : (scope ?? [])).filter(Boolean)),
 ];
@@ -133,7 +122,7 @@ export class StsClient {
   readonly #flights = new SingleFlight<Issued>();
 
   constructor(options: StsClientOptions) {
-    if (!isSafeEndpoint(options.endpoint)) {
+    if (!isAllowedUrl(options.endpoint)) {
       throw new TypeError(
         'endpoint must be an https URL (http only on a loopback host), without credentials',
       );

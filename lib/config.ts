@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { RESERVED_CLAIMS, SELF_ISSUER, VERIFY_ALGORITHMS, type VerifyAlgorithm } from './claims.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from './duration.ts';
+import { isAllowedUrl } from './urls.ts';
 
 /**
  * The policy file (`sts.config.json`): its schema, its loader, and the typed frozen object the
@@ -27,18 +28,6 @@ const claimName = z
   })
   .refine((name) => !PROTOTYPE_KEYS.has(name), { message: 'is not a claim name' });
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
-/** `https`, or `http` on a loopback host (local development and tests). */
-export function isAllowedUrl(text: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  if (url.username || url.password || url.hash) return false;
-  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-}
 const serviceUrl = z.string().refine(isAllowedUrl, {
   message:
     'expected an https URL (http only on 127.0.0.1, localhost or [::1]) without credentials or fragment',

@@ -7,8 +7,8 @@ import {
   errors as joseErrors,
 } from 'jose';
 import type { Clock } from './clock.ts';
-import { isAllowedUrl } from './config.ts';
 import { invalidRequest, OAuthError, temporarilyUnavailable } from './errors.ts';
+import { isAllowedUrl } from './urls.ts';
 
 /**
  * Where verification keys come from. Keys are found only by `kid`/`alg` in a key set this

@@ -1,5 +1,6 @@
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './claims.ts';
-import { ConfigError, isAllowedUrl } from './config.ts';
+import { ConfigError } from './config.ts';
+import { isAllowedUrl } from './urls.ts';
 
 /**
  * Process settings from the environment: the one place `process.env` is read. The policy file

@@ -12,6 +12,7 @@ import { insufficientScope, invalidToken, OAuthError, temporarilyUnavailable } f
 import { joseReason } from './jose-errors.ts';
 import { tokenState } from './revocation.ts';
 import type { TokenStore } from './store.ts';
+import { isAllowedUrl } from './urls.ts';
 
 /**
  * The verifier downstream services use for this STS's access tokens (RFC 9068 `at+jwt`): keys
@@ -111,7 +112,6 @@ export interface AccessTokenVerifier {
 const DEFAULT_ALGORITHMS: readonly VerifierAlgorithm[] = ['ES256', 'RS256', 'PS256'];
 const RFC9068_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'];
 const MAX_DOCUMENT_CHARS = 256 * 1024;
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 interface KeyEntry {
   readonly alg: string;
@@ -130,19 +130,6 @@ const invalid = (reason: string, cause?: unknown) =>
   invalidToken('the access token is invalid', { reason, cause });
 const unavailable = (reason: string, cause?: unknown) => temporarilyUnavailable(reason, { cause });
 const noop = () => {};
-
-/** https, or http on loopback; no credentials or fragment (the same rule as the STS config). */
-function isAllowedUrl(text: unknown): text is string {
-  if (typeof text !== 'string') return false;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return false;
-  }
-  if (url.username || url.password || url.hash) return false;
-  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-}
 
 async function fetchJson(fetchFn: typeof fetch, url: string, timeoutMs: number, init?: RequestInit) {
   const response = await fetchFn(url, {

@@ -6,10 +6,10 @@ import {
   type ConfigError,
   type ConfigFile,
   configJsonSchema,
-  isAllowedUrl,
   loadConfigFile,
   parseConfig,
 } from '../../lib/config.ts';
+import { isAllowedUrl } from '../../lib/urls.ts';
 import { SCHEMA_PATH, schemaText } from '../../scripts/write-schema.ts';
 import { configFile, policyEntry, STS_ISSUER, trustedIssuerEntry } from '../support/config.ts';
 import designExample from '../vectors/design-config.json' with { type: 'json' };
