@@ -1,0 +1,404 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  DomainName,
+  HttpApi,
+  HttpMethod,
+  type HttpRoute,
+  HttpStage,
+  LogGroupLogDestination,
+  SecurityPolicy,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import { ApiGatewayv2DomainProperties } from 'aws-cdk-lib/aws-route53-targets';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { HANDLERS, ROUTES, type Route } from '../lambdas/routes.ts';
+import type { Config } from '../lib/config.ts';
+import { CONFIG_PATH_IN_LAMBDA, HANDLER_EXPORT, lambdaBundling } from './bundling.ts';
+import { accessOf, type HandlerAccess } from './handler-access.ts';
+import { type AlarmThresholds, TokenServiceMonitoring } from './monitoring.ts';
+import { type ConfigSource, checkIssuerForDomain, stageConfig } from './service-config.ts';
+import { type ExternalPublishedKey, type SigningKeyOptions, SigningKeys } from './signing-keys.ts';
+
+/**
+ * The token service as one construct: KMS signing keys, the DynamoDB token table, one Lambda
+ * function per handler module of the route table (lambdas/routes.ts), the HTTP API with those
+ * routes and their authorization, and the metrics, alarms and dashboard that watch them.
+ */
+
+export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** The module the local server imports for a handler, and so the one Lambda runs. */
+export const handlerEntry = (handler: string): string => join(PROJECT_ROOT, 'lambdas', `${handler}.ts`);
+
+export type { ExternalPublishedKey, KeyAlgorithm, SigningKeyOptions } from './signing-keys.ts';
+
+export interface CustomDomainOptions {
+  /** e.g. `sts.example.com`; the config's `issuer` must then be `https://sts.example.com`. */
+  readonly domainName: string;
+  /** Regional ACM certificate for the name; created and DNS-validated in `hostedZone` when omitted. */
+  readonly certificate?: acm.ICertificate;
+  /** When given, an alias A record points the name at the API (and validates a created certificate). */
+  readonly hostedZone?: route53.IHostedZone;
+}
+
+export interface ThrottleOptions {
+  /** Steady-state requests per second across the stage. Default 100. */
+  readonly rateLimit?: number;
+  /** Burst size. Default 200. */
+  readonly burstLimit?: number;
+}
+
+export interface TokenServiceProps {
+  /**
+   * The policy file (`sts.config.json`): a path, or the same document as an object. Validated at
+   * synth exactly as the service validates it at start (an invalid one throws the same
+   * `ConfigError`), then copied into every function's asset as `/var/task/sts.config.json`.
+   */
+  readonly config: ConfigSource;
+  /** The key that signs new tokens. Default `{ name: 'primary', keySpec: ECC_NIST_P256 }`. */
+  readonly signingKey?: SigningKeyOptions;
+  /** The key that will sign next: published now, so verifiers cache it before it signs. */
+  readonly nextKey?: SigningKeyOptions;
+  /** The key that signed before: published until the last token it signed has expired. */
+  readonly previousKey?: SigningKeyOptions;
+  /** Keys from elsewhere that are published too (never signing). */
+  readonly externalPublishedKeys?: readonly ExternalPublishedKey[];
+  /** Alias prefix of the keys the construct creates. Default `sts/<stack name>`. */
+  readonly keyAliasPrefix?: string;
+  /** Default RETAIN: a deleted key can never verify again, and relying parties may still cache it. */
+  readonly keyRemovalPolicy?: RemovalPolicy;
+  /**
+   * The token table and the log groups (the service's records). Default RETAIN, with the
+   * table's deletion protection on; DESTROY (for throwaway stacks) turns deletion protection off.
+   */
+  readonly tableRemovalPolicy?: RemovalPolicy;
+  /** Stage throttling (the stage default route settings). */
+  readonly throttle?: ThrottleOptions;
+  /**
+   * Serve the issuer at a custom domain (recommended for production: the issuer outlives the
+   * stack). Without one, the issuer is the API's execute-api URL, injected at deploy time
+   * (`STS_ISSUER`), and the config's `issuer` is replaced by it.
+   */
+  readonly customDomain?: CustomDomainOptions;
+  /** Retention of the function and access logs. Default one year (the audit trail). */
+  readonly logRetention?: logs.RetentionDays;
+  /** Where alarms (and their recovery) are sent. Default none: alarms only show in CloudWatch. */
+  readonly alarmTopic?: sns.ITopic;
+  readonly alarmThresholds?: AlarmThresholds;
+  /** Namespace of the log-derived metrics. Default `ServerlessSTS/<stack name>`. */
+  readonly metricNamespace?: string;
+  /** Memory of every function, MB. Default 1024 (CPU scales with it; cold starts shrink). */
+  readonly memorySize?: number;
+  /** Per-handler KMS and DynamoDB access, added to or replacing cdk/handler-access.ts entries. */
+  readonly handlerAccess?: Readonly<Record<string, HandlerAccess>>;
+}
+
+/** Why a route without IAM authorization is public, for the cdk-nag acknowledgment. */
+const PUBLIC_ROUTE_REASONS: Readonly<Record<string, string>> = {
+  '/token':
+    'RFC 8693 token exchange: the subject token is the credential; it is verified against a trusted issuer and a trust policy.',
+  '/.well-known/jwks.json': 'The public key set must be public so relying parties can verify tokens offline.',
+  '/.well-known/oauth-authorization-server': 'RFC 8414 metadata is public by definition.',
+  '/.well-known/openid-configuration':
+    'OIDC discovery must be public (AWS IAM OIDC providers and other consumers fetch it anonymously).',
+  '/revoke': 'RFC 7009: the presented token itself authorizes its revocation (its signature is verified).',
+};
+
+/**
+ * JSON access log: no headers and no bodies, so no token ever reaches it. `status` is always set
+ * and stays a number (the throttling metric filter compares it); the rest are strings, since API
+ * Gateway writes `-` for values it does not have.
+ */
+const ACCESS_LOG_FORMAT = `{${[
+  '"requestId":"$context.requestId"',
+  '"requestTime":"$context.requestTime"',
+  '"ip":"$context.identity.sourceIp"',
+  '"userAgent":"$context.identity.userAgent"',
+  '"routeKey":"$context.routeKey"',
+  '"status":$context.status',
+  '"responseLength":"$context.responseLength"',
+  '"responseLatency":"$context.responseLatency"',
+  '"integrationLatency":"$context.integrationLatency"',
+  '"iamPrincipal":"$context.identity.userArn"',
+  '"error":"$context.error.message"',
+  '"integrationError":"$context.integrationErrorMessage"',
+].join(',')}}`;
+
+const pascal = (text: string) =>
+  text.replace(/(^|[^A-Za-z0-9]+)([A-Za-z0-9])/g, (_match, _sep, char: string) => char.toUpperCase());
+
+export class TokenService extends Construct {
+  /** The validated policy file, as the functions will load it (issuer aside, see `issuer`). */
+  readonly config: Config;
+  /** The issuer URL every token carries: `https://<custom domain>`, or the API's URL. */
+  readonly issuer: string;
+  readonly tokenEndpoint: string;
+  readonly jwksUri: string;
+  readonly table: dynamodb.Table;
+  /** The active signing key, and every published key in `STS_KMS_KEY_IDS` order (active first). */
+  readonly signingKey: kms.IKey;
+  readonly publishedKeys: readonly kms.IKey[];
+  /** Keys the construct created, by name. */
+  readonly keys: ReadonlyMap<string, kms.Key>;
+  readonly api: HttpApi;
+  readonly stage: HttpStage;
+  readonly domainName: DomainName | undefined;
+  /** One function per handler module, and the module it bundles. */
+  readonly functions: ReadonlyMap<string, NodejsFunction>;
+  readonly entries: ReadonlyMap<string, string>;
+  /** The API routes, keyed `METHOD path` as in the route table. */
+  readonly routes: ReadonlyMap<string, HttpRoute>;
+  readonly monitoring: TokenServiceMonitoring;
+
+  constructor(scope: Construct, id: string, props: TokenServiceProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const staged = stageConfig(props.config);
+    const domain = props.customDomain;
+    if (domain) checkIssuerForDomain(staged, domain.domainName);
+    this.config = staged.config;
+    const records = props.tableRemovalPolicy ?? RemovalPolicy.RETAIN;
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_YEAR;
+
+    // Signing keys: the active one signs; next, previous and external ones are only published.
+    const keys = new SigningKeys(this, 'Keys', {
+      signingKey: props.signingKey,
+      nextKey: props.nextKey,
+      previousKey: props.previousKey,
+      externalPublishedKeys: props.externalPublishedKeys,
+      aliasPrefix: props.keyAliasPrefix ?? `sts/${stack.stackName}`,
+      removalPolicy: props.keyRemovalPolicy,
+    });
+    this.keys = keys.owned;
+    this.signingKey = keys.active;
+    this.publishedKeys = keys.published;
+
+    // The token table (DESIGN.md): pk string, TTL attribute ttl.
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: 'ttl',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: records !== RemovalPolicy.DESTROY,
+      removalPolicy: records,
+    });
+
+    // The API first: without a custom domain its URL is the issuer the functions are told.
+    this.api = new HttpApi(this, 'Api', {
+      description: `OAuth 2.0 Token Exchange (RFC 8693) STS: ${stack.stackName}`,
+      createDefaultStage: false,
+      // With a custom domain the issuer is the only address: IAM-authorized routes and tokens
+      // are not reachable through a second, execute-api URL.
+      disableExecuteApiEndpoint: domain !== undefined,
+    });
+    this.issuer = domain ? `https://${domain.domainName}` : this.api.apiEndpoint;
+    this.tokenEndpoint = `${this.issuer}/token`;
+    this.jwksUri = `${this.issuer}/.well-known/jwks.json`;
+
+    this.domainName = domain ? this.createDomain(domain) : undefined;
+    const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention, removalPolicy: records });
+    this.stage = new HttpStage(this, 'Stage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: {
+        rateLimit: props.throttle?.rateLimit ?? 100,
+        burstLimit: props.throttle?.burstLimit ?? 200,
+      },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: AccessLogFormat.custom(ACCESS_LOG_FORMAT),
+      },
+      domainMapping: this.domainName ? { domainName: this.domainName } : undefined,
+    });
+
+    // One function per handler module of the route table.
+    const environment = {
+      STS_CONFIG: CONFIG_PATH_IN_LAMBDA,
+      STS_ISSUER: this.issuer,
+      STS_SIGNER: 'kms',
+      STS_KMS_KEY_IDS: keys.keyIds,
+      STS_TABLE_NAME: this.table.tableName,
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    const bundling = lambdaBundling(staged.file);
+    const lockFile = join(PROJECT_ROOT, 'package-lock.json');
+    const functions = new Map<string, NodejsFunction>();
+    const entryPaths = new Map<string, string>();
+    const logGroups = new Map<string, logs.LogGroup>();
+    for (const handler of HANDLERS) {
+      const access = accessOf(handler, props.handlerAccess);
+      const entry = handlerEntry(handler);
+      if (!existsSync(entry)) {
+        throw new Error(`lambdas/routes.ts routes to handler "${handler}", but ${entry} does not exist`);
+      }
+      const name = pascal(handler);
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention, removalPolicy: records });
+      const role = this.createRole(name, handler, access, logGroup);
+      const fn = new NodejsFunction(this, `${name}Function`, {
+        description: `STS ${routesOf(handler)
+          .map((route) => `${route.method} ${route.path}`)
+          .join(', ')}`,
+        entry,
+        handler: HANDLER_EXPORT,
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: props.memorySize ?? 1024,
+        timeout: Duration.seconds(10),
+        role,
+        logGroup,
+        environment,
+        bundling,
+        projectRoot: PROJECT_ROOT,
+        ...(existsSync(lockFile) ? { depsLockFilePath: lockFile } : {}),
+      });
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason:
+          'Pinned to nodejs22.x on purpose: the bundles target node22 (cdk/bundling.ts) and the service is tested on Node 22; move runtime and target together.',
+      });
+      functions.set(handler, fn);
+      entryPaths.set(handler, entry);
+      logGroups.set(handler, logGroup);
+    }
+    this.functions = functions;
+    this.entries = entryPaths;
+
+    // The routes, exactly as the table says; `iam` routes use IAM authorization.
+    const iamAuthorizer = new HttpIamAuthorizer();
+    const integrations = new Map(
+      [...functions].map(([handler, fn]) => [
+        handler,
+        new HttpLambdaIntegration(`${pascal(handler)}Integration`, fn),
+      ]),
+    );
+    const routes = new Map<string, HttpRoute>();
+    for (const route of ROUTES) {
+      const [created] = this.api.addRoutes({
+        path: route.path,
+        methods: [HttpMethod[route.method]],
+        integration: integrations.get(route.handler)!,
+        authorizer: route.auth === 'iam' ? iamAuthorizer : undefined,
+      });
+      if (route.auth === 'none') {
+        Validations.of(created!).acknowledge({
+          id: 'AwsSolutions-APIG4',
+          reason:
+            PUBLIC_ROUTE_REASONS[route.path] ??
+            `The route table (lambdas/routes.ts) declares ${route.method} ${route.path} public (auth "none").`,
+        });
+      }
+      routes.set(`${route.method} ${route.path}`, created!);
+    }
+    this.routes = routes;
+
+    this.monitoring = new TokenServiceMonitoring(this, 'Monitoring', {
+      api: this.api,
+      accessLogGroup: accessLogs,
+      functions: [...functions].map(([handler, fn]) => ({
+        handler,
+        function: fn,
+        logGroup: logGroups.get(handler)!,
+        exchangesTokens: routesOf(handler).some((route) => route.path === '/token'),
+      })),
+      namespace: props.metricNamespace ?? `ServerlessSTS/${stack.stackName}`,
+      alarmTopic: props.alarmTopic,
+      thresholds: props.alarmThresholds,
+    });
+  }
+
+  /**
+   * Lets a principal call an IAM-authorized route, e.g. a resource server `POST /introspect` or
+   * an operator `POST /admin/revoke`.
+   */
+  grantInvoke(grantee: iam.IGrantable, method: Route['method'], path: string): iam.Grant {
+    const route = this.routes.get(`${method} ${path}`);
+    if (!route) throw new Error(`TokenService: no route ${method} ${path} in lambdas/routes.ts`);
+    return route.grantInvoke(grantee);
+  }
+
+  /** Least privilege: its own log group, public keys, and only what `access` lists. */
+  private createRole(
+    name: string,
+    handler: string,
+    access: HandlerAccess,
+    logGroup: logs.LogGroup,
+  ): iam.Role {
+    const role = new iam.Role(this, `${name}Role`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `STS ${handler} handler`,
+    });
+    logGroup.grantWrite(role);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishedKeys',
+        actions: ['kms:GetPublicKey'],
+        resources: this.publishedKeys.map((key) => key.keyArn),
+      }),
+    );
+    if (access.sign) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'SignWithActiveKey',
+          actions: ['kms:Sign'],
+          resources: [this.signingKey.keyArn],
+        }),
+      );
+    }
+    if (access.table.length > 0) {
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'TokenTableItems',
+          actions: [...access.table],
+          resources: [this.table.tableArn],
+        }),
+      );
+    }
+    return role;
+  }
+
+  private createDomain(options: CustomDomainOptions): DomainName {
+    const { domainName, hostedZone } = options;
+    let certificate = options.certificate;
+    if (!certificate) {
+      if (!hostedZone) {
+        throw new Error('TokenService: customDomain needs a certificate, or a hostedZone to validate one in');
+      }
+      certificate = new acm.Certificate(this, 'Certificate', {
+        domainName,
+        validation: acm.CertificateValidation.fromDns(hostedZone),
+      });
+    }
+    const domain = new DomainName(this, 'DomainName', {
+      domainName,
+      certificate,
+      securityPolicy: SecurityPolicy.TLS_1_2,
+    });
+    if (hostedZone) {
+      new route53.ARecord(this, 'AliasRecord', {
+        zone: hostedZone,
+        recordName: domainName,
+        target: route53.RecordTarget.fromAlias(
+          new ApiGatewayv2DomainProperties(domain.regionalDomainName, domain.regionalHostedZoneId),
+        ),
+      });
+    }
+    return domain;
+  }
+}
+
+const routesOf = (handler: string): Route[] => ROUTES.filter((route) => route.handler === handler);
