@@ -1,4 +1,5 @@
 import middy from '@middy/core';
+import { createLogger, type Logger } from '../lib/audit.ts';
 import { type Event, oauthErrors, type Result } from './http.ts';
 import { defaultRuntime, type Runtime, type RuntimeProvider } from './runtime.ts';
 
@@ -7,11 +8,18 @@ import { defaultRuntime, type Runtime, type RuntimeProvider } from './runtime.ts
  * container's runtime. Each handler module exports `createHandler` (tests and the local server
  * pass their own runtime) and `handler` (Lambda's entry point, on the default runtime).
  */
+/** Logs failures that happen before a runtime exists (a bad config, KMS down at cold start). */
+let startupLogger: Logger | undefined;
+const fallbackLogger = (): Logger => {
+  startupLogger ??= createLogger('info');
+  return startupLogger;
+};
+
 export function defineHandler(body: (event: Event, runtime: Runtime) => Promise<Result>) {
   return (provider: RuntimeProvider = defaultRuntime) => {
     let current: Runtime | undefined;
     return middy<Event, Result>()
-      .use(oauthErrors(() => current?.logger))
+      .use(oauthErrors(() => current?.logger ?? fallbackLogger()))
       .handler(async (event) => {
         current = await provider();
         return body(event, current);
