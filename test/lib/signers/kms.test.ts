@@ -89,17 +89,18 @@ describe('createKmsSigner', () => {
     expect([...widths]).toEqual(expect.arrayContaining(['32/32', '33/32', '32/33', '33/33']));
   });
 
+  const B240 = 1n << 240n; // below it, r or s would be 30 DER bytes or fewer
   const B247 = 1n << 247n;
   const B248 = 1n << 248n;
   const B255 = 1n << 255n;
   it.each([
-    { name: 'short r (31 DER bytes)', filter: (r: bigint) => r < B247, rLength: 31 },
+    { name: 'short r (31 DER bytes)', filter: (r: bigint) => r >= B240 && r < B247, rLength: 31 },
     {
       name: 'short r with a sign byte (00 + 31 bytes)',
       filter: (r: bigint) => r >= B247 && r < B248,
       rLength: 32,
     },
-    { name: 'short s (31 DER bytes)', filter: (_: bigint, s: bigint) => s < B247, sLength: 31 },
+    { name: 'short s (31 DER bytes)', filter: (_: bigint, s: bigint) => s >= B240 && s < B247, sLength: 31 },
     {
       name: 'short s with a sign byte (00 + 31 bytes)',
       filter: (_: bigint, s: bigint) => s >= B247 && s < B248,
