@@ -10,7 +10,10 @@ import { calculateJwkThumbprint, type JWK, type JWTPayload, SignJWT } from 'jose
 export interface TestIssuer {
   readonly issuer: string;
   readonly requests: { discovery: number; jwks: number };
-  mint(claims: JWTPayload, options?: { alg?: 'RS256' | 'ES256'; header?: Record<string, unknown> }): Promise<string>;
+  mint(
+    claims: JWTPayload,
+    options?: { alg?: 'RS256' | 'ES256'; header?: Record<string, unknown> },
+  ): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -22,7 +25,10 @@ export async function startTestIssuer(): Promise<TestIssuer> {
         ? generateKeyPairSync('rsa', { modulusLength: 2048 })
         : generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = pair.publicKey.export({ format: 'jwk' }) as JWK;
-    keys[alg] = { key: pair.privateKey, jwk: { ...jwk, alg, use: 'sig', kid: await calculateJwkThumbprint(jwk) } };
+    keys[alg] = {
+      key: pair.privateKey,
+      jwk: { ...jwk, alg, use: 'sig', kid: await calculateJwkThumbprint(jwk) },
+    };
   }
   const requests = { discovery: 0, jwks: 0 };
   let issuer = '';

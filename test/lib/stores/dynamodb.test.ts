@@ -2,12 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DeleteTableCommand, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { localDynamoClient } from '../../../local/embedded-dynamodb.ts';
 import { OAuthError } from '../../../lib/errors.ts';
 import type { IssuedToken, TokenStore } from '../../../lib/store.ts';
 import { DynamoStore } from '../../../lib/stores/dynamodb.ts';
 import { ensureTable } from '../../../lib/stores/dynamodb-table.ts';
 import { MemoryStore } from '../../../lib/stores/memory.ts';
+import { localDynamoClient } from '../../../local/embedded-dynamodb.ts';
 import { BACKENDS, type DynamoBackend } from '../../support/dynamo-backends.ts';
 import { freePort } from '../../support/ports.ts';
 
@@ -76,7 +76,9 @@ function storeContract(name: string, open: () => { store: TokenStore }) {
     it('records a one-time subject token once, even under concurrency', async () => {
       const { store } = open();
       const results = await Promise.all(
-        Array.from({ length: 12 }, () => store.markSubjectTokenUsed('https://issuer.test', 'jti-race', 1_800_000_300)),
+        Array.from({ length: 12 }, () =>
+          store.markSubjectTokenUsed('https://issuer.test', 'jti-race', 1_800_000_300),
+        ),
       );
       expect(results.filter(Boolean)).toHaveLength(1);
       expect(await store.markSubjectTokenUsed('https://issuer.test', 'jti-race', 1_800_000_300)).toBe(false);
@@ -114,8 +116,11 @@ for (const backend of BACKENDS) {
       await store.markSubjectTokenUsed('https://issuer.test', 'seen-1', 1_800_000_300);
       await store.revokeSubject('bob', 1_800_000_000);
       const get = async (pk: string) =>
-        (await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: pk } }, ConsistentRead: true })))
-          .Item;
+        (
+          await client.send(
+            new GetItemCommand({ TableName: tableName, Key: { pk: { S: pk } }, ConsistentRead: true }),
+          )
+        ).Item;
       expect(await get('TOKEN#layout')).toEqual({
         pk: { S: 'TOKEN#layout' },
         sub: { S: token('layout').sub },
@@ -132,7 +137,10 @@ for (const backend of BACKENDS) {
         pk: { S: 'SEEN#https://issuer.test#seen-1' },
         ttl: { N: '1800000300' },
       });
-      expect(await get('SUBJECT#bob')).toEqual({ pk: { S: 'SUBJECT#bob' }, revokedBefore: { N: '1800000000' } });
+      expect(await get('SUBJECT#bob')).toEqual({
+        pk: { S: 'SUBJECT#bob' },
+        revokedBefore: { N: '1800000000' },
+      });
     });
 
     it('turns a missing table into a bare server_error', async () => {
