@@ -22,7 +22,10 @@ export {
   type TokenExchangeMiddlewareOptions,
   tokenExchangeMiddleware,
 } from './client-middleware.ts';
-
+// The core, for tools that check policies offline (what `sts explain` and `sts config validate` use).
+export { type Config, ConfigError, loadConfigFile, parseConfig } from './config.ts';
+export { OAuthError, type OAuthErrorCode } from './errors.ts';
+export { compilePolicies, type Explanation, type PolicyEngine } from './policy.ts';
 // Verifier for downstream services: at+jwt verification against the STS discovery document and
 // JWKS, optional revocation check behind a bounded cache, and middy middleware (RFC 6750).
 export {
@@ -41,8 +44,3 @@ export {
   type AccessTokenContext,
   accessTokenAuth,
 } from './verifier-middleware.ts';
-
-// The core, for tools that check policies offline (what `sts explain` and `sts config validate` use).
-export { type Config, ConfigError, loadConfigFile, parseConfig } from './config.ts';
-export { OAuthError, type OAuthErrorCode } from './errors.ts';
-export { compilePolicies, type Explanation, type PolicyEngine } from './policy.ts';
