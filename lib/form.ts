@@ -9,7 +9,9 @@ export type Form = ReadonlyMap<string, readonly string[]>;
 export const MAX_FORM_BYTES = 64 * 1024;
 const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const decodeComponent = (text: string): string => decodeURIComponent(text.replaceAll('+', ' '));
+// Without `%` or `+` there is nothing to decode (and nothing to refuse): tokens take this path.
+const decodeComponent = (text: string): string =>
+  text.includes('%') || text.includes('+') ? decodeURIComponent(text.replaceAll('+', ' ')) : text;
 
 export function parseForm(
   body: Uint8Array,
