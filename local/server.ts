@@ -17,7 +17,7 @@ import type { TokenStore } from '../lib/store.ts';
 import { DynamoStore } from '../lib/stores/dynamodb.ts';
 import { ensureTable } from '../lib/stores/dynamodb-table.ts';
 import { devConfig } from './dev-config.ts';
-import { createDevIssuer, type DevIssuer } from './dev-issuer.ts';
+import { createDevIssuer, DEV_ISSUER_PATH, type DevIssuer } from './dev-issuer.ts';
 import { type EmbeddedDynamo, localDynamoClient, startEmbeddedDynamo } from './embedded-dynamodb.ts';
 
 /**
@@ -183,11 +183,13 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
               { 'Content-Type': 'application/json' },
               '{"message":"Request Entity Too Large"}',
             );
-          const dev = await devIssuer.route(
-            request.method ?? 'GET',
-            target.pathname,
-            new URLSearchParams(body.toString()),
-          );
+          const dev = target.pathname.startsWith(`${DEV_ISSUER_PATH}/`)
+            ? await devIssuer.route(
+                request.method ?? 'GET',
+                target.pathname,
+                new URLSearchParams(body.toString()),
+              )
+            : undefined;
           if (dev)
             return send(
               response,
