@@ -40,6 +40,9 @@ const matcherShape = {
     .record(z.string(), z.string())
     .optional()
     .describe('Claim conditions: exact string, or glob when it contains *.'),
+  origin: nonEmpty
+    .optional()
+    .describe('With issuer "self" only: the trusted issuer the chain of exchanges started from.'),
 };
 
 export const configSchema = z
@@ -102,6 +105,8 @@ export type ConfigFile = z.input<typeof configSchema>;
 export interface Matcher {
   readonly subject: string;
   readonly claims: Readonly<Record<string, string>>;
+  /** For `self` tokens: the trusted issuer that first vouched for the subject. */
+  readonly origin: string | undefined;
 }
 export interface ActorRule extends Matcher {
   readonly issuer: string;
@@ -208,17 +213,33 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
   if (tokenLifetime.max > MAX_TOKEN_LIFETIME)
     problems.push('tokenLifetime.max: must not exceed 1d (tokens of this service live minutes)');
   if (seconds(file.clockSkew) > MAX_CLOCK_SKEW) problems.push('clockSkew: must not exceed 5m');
+  const checkMatcher = (
+    at: string,
+    matcher: { issuer: string; origin?: string | undefined },
+    rawClaims: unknown,
+  ) => {
+    if (!knownIssuer(matcher.issuer))
+      problems.push(`${at}.issuer: "${matcher.issuer}" is neither a trustedIssuers name nor "self"`);
+    if (matcher.origin !== undefined && matcher.issuer !== SELF_ISSUER)
+      problems.push(`${at}.origin: only a rule with issuer "self" has an origin`);
+    if (matcher.origin !== undefined && !issuerNames.has(matcher.origin))
+      problems.push(`${at}.origin: "${matcher.origin}" is not a trustedIssuers name`);
+    // JSON.parse keeps "__proto__" as a key, but the schema's record drops it silently: refuse it here.
+    if (rawClaims && typeof rawClaims === 'object') {
+      for (const key of Object.keys(rawClaims).filter((name) => PROTOTYPE_KEYS.has(name)))
+        problems.push(`${at}.claims.${key}: is not a claim name`);
+    }
+  };
+  const rawPolicies = (
+    raw as { policies?: Array<{ claims?: unknown; actors?: Array<{ claims?: unknown }> }> }
+  ).policies;
   file.policies.forEach((policy, index) => {
     const at = `policies[${index}]`;
     if (policyNames.has(policy.name)) problems.push(`${at}.name: duplicate name "${policy.name}"`);
     policyNames.add(policy.name);
-    if (!knownIssuer(policy.issuer))
-      problems.push(`${at}.issuer: "${policy.issuer}" is neither a trustedIssuers name nor "self"`);
+    checkMatcher(at, policy, rawPolicies?.[index]?.claims);
     policy.actors?.forEach((actor, actorIndex) => {
-      if (!knownIssuer(actor.issuer))
-        problems.push(
-          `${at}.actors[${actorIndex}].issuer: "${actor.issuer}" is neither a trustedIssuers name nor "self"`,
-        );
+      checkMatcher(`${at}.actors[${actorIndex}]`, actor, rawPolicies?.[index]?.actors?.[actorIndex]?.claims);
     });
   });
   if (problems.length > 0) throw new ConfigError(source, problems);
@@ -242,10 +263,12 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
       issuer: policy.issuer,
       subject: policy.subject,
       claims: policy.claims ?? {},
+      origin: policy.origin,
       actors: policy.actors?.map((actor) => ({
         issuer: actor.issuer,
         subject: actor.subject,
         claims: actor.claims ?? {},
+        origin: actor.origin,
       })),
       audiences: policy.audiences,
       scopes: policy.scopes,

@@ -12,6 +12,8 @@ import { compilePattern, type Pattern } from './pattern.ts';
 export interface PresentedToken {
   /** Trusted issuer name, or `self`. */
   readonly issuerName: string;
+  /** For `self` tokens, the trusted issuer the chain started from (policies may require it). */
+  readonly origin?: string | undefined;
   readonly claims: JWTPayload;
 }
 
@@ -59,6 +61,7 @@ interface CompiledMatcher {
   readonly issuer: string;
   readonly subject: Pattern;
   readonly claims: ReadonlyArray<readonly [string, Pattern]>;
+  readonly origin: string | undefined;
 }
 interface CompiledPolicy {
   readonly config: PolicyConfig;
@@ -73,6 +76,7 @@ function compileMatcher(issuer: string, matcher: Matcher): CompiledMatcher {
     issuer,
     subject: compilePattern(matcher.subject),
     claims: Object.entries(matcher.claims).map(([name, pattern]) => [name, compilePattern(pattern)] as const),
+    origin: matcher.origin,
   };
 }
 
@@ -84,6 +88,12 @@ function mismatches(matcher: CompiledMatcher, token: PresentedToken, what: strin
     return [['issuer', `${what} issuer is "${token.issuerName}", policy wants "${matcher.issuer}"`]];
   }
   const found: Mismatch[] = [];
+  if (matcher.origin !== undefined && token.origin !== matcher.origin) {
+    found.push([
+      'issuer',
+      `${what} chain started at "${token.origin}", policy wants origin "${matcher.origin}"`,
+    ]);
+  }
   if (!matcher.subject.matches(token.claims.sub)) {
     found.push([
       'subject',

@@ -3,7 +3,7 @@ import { type Clock, epochSeconds } from './clock.ts';
 import { invalidRequest, OAuthError } from './errors.ts';
 import { type Form, formParams } from './form.ts';
 import type { OwnTokenVerifier } from './own-token.ts';
-import { isRevoked, type TokenStore } from './store.ts';
+import { isRevoked, type TokenRecord, type TokenStore } from './store.ts';
 
 /**
  * Revocation of issued tokens: by the holder presenting the token (RFC 7009), and by an admin,
@@ -16,10 +16,18 @@ import { isRevoked, type TokenStore } from './store.ts';
 export type TokenState = 'active' | 'revoked' | 'unknown';
 
 /** Reads the token record and its subject's `revokedBefore` (both strongly consistent) in parallel. */
-export async function tokenState(store: TokenStore, jti: string, sub: string): Promise<TokenState> {
+export async function recordedToken(
+  store: TokenStore,
+  jti: string,
+  sub: string,
+): Promise<{ state: TokenState; record: TokenRecord | undefined }> {
   const [record, revokedBefore] = await Promise.all([store.getToken(jti), store.subjectRevokedBefore(sub)]);
-  if (!record) return 'unknown';
-  return isRevoked(record, revokedBefore) ? 'revoked' : 'active';
+  if (!record) return { state: 'unknown', record };
+  return { state: isRevoked(record, revokedBefore) ? 'revoked' : 'active', record };
+}
+
+export async function tokenState(store: TokenStore, jti: string, sub: string): Promise<TokenState> {
+  return (await recordedToken(store, jti, sub)).state;
 }
 
 export interface RevocationDeps {

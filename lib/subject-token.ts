@@ -7,7 +7,7 @@ import { joseReason } from './jose-errors.ts';
 import { readCompactJws } from './jws.ts';
 import { type KeyResolver, localKeySet, remoteKeySet } from './key-sets.ts';
 import { AT_JWT, createOwnTokenVerifier, FORBIDDEN_HEADERS, OWN_ALGORITHMS } from './own-token.ts';
-import { tokenState } from './revocation.ts';
+import { recordedToken } from './revocation.ts';
 import type { Signer } from './signers/signer.ts';
 import type { TokenStore } from './store.ts';
 
@@ -22,6 +22,11 @@ export interface VerifiedToken {
   /** The trusted issuer's name, or `self`. */
   readonly issuerName: string;
   readonly issuer: TrustedIssuerConfig | undefined;
+  /**
+   * The trusted issuer that first vouched for `sub`: the issuer's own name, or for a token minted
+   * here, the origin recorded in its `TOKEN#` item. Policies on `self` can require it (`origin`).
+   */
+  readonly origin: string;
   readonly claims: JWTPayload & { sub: string; exp: number };
 }
 
@@ -112,7 +117,7 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
         }));
       }
     } catch (error) {
-      if (error instanceof OAuthError && error.status === 503) throw error;
+      if (error instanceof OAuthError && error.status >= 500) throw error;
       throw refuse(joseReason(error), error);
     }
     const now = epochSeconds(clock);
@@ -121,15 +126,25 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
     // An external `act` names an actor no policy here vetted; carried on, it would become the
     // current actor (RFC 8693 §4.1) of the minted token. Only this service's own `act` chains on.
     if (entry !== self && claims.act !== undefined) throw refuse('external_act');
+    // A sender-constrained token (DPoP, mTLS) is useless to a thief without its key; exchanged
+    // here it would come back as a plain bearer token. Proof of possession is not implemented.
+    if (claims.cnf !== undefined) throw refuse('sender_constrained');
 
+    let origin = entry.name;
     if (entry === self) {
       if (typeof claims.jti !== 'string') throw refuse('missing_jti');
-      const state = await tokenState(deps.store, claims.jti, claims.sub);
+      const { state, record } = await recordedToken(deps.store, claims.jti, claims.sub);
       if (state === 'unknown') throw refuse('self_unknown_jti');
       if (state === 'revoked') throw refuse('revoked');
+      origin = record!.subjectIssuer;
     }
     if (entry.config?.oneTimeUse && typeof claims.jti !== 'string') throw refuse('missing_jti');
 
-    return { issuerName: entry.name, issuer: entry.config, claims: claims as VerifiedToken['claims'] };
+    return {
+      issuerName: entry.name,
+      issuer: entry.config,
+      origin,
+      claims: claims as VerifiedToken['claims'],
+    };
   };
 }

@@ -1,5 +1,6 @@
 import { mintAccessToken } from './access-token.ts';
 import { type Logger, tokenFingerprint } from './audit.ts';
+import { SELF_ISSUER } from './claims.ts';
 import { type Clock, epochSeconds } from './clock.ts';
 import type { Config } from './config.ts';
 import { invalidRequest, OAuthError, toOAuthError } from './errors.ts';
@@ -51,7 +52,9 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
   /** Records the first use of a token from a `oneTimeUse` issuer; a second use is a replay. */
   async function spendOneTimeToken(token: VerifiedToken, role: TokenRole): Promise<void> {
     if (!token.issuer?.oneTimeUse) return;
-    const first = await store.markSubjectTokenUsed(token.issuer.issuer, token.claims.jti!, token.claims.exp);
+    // Kept until the token can no longer be accepted: its exp plus the clock skew we allow.
+    const until = token.claims.exp + config.clockSkew;
+    const first = await store.markSubjectTokenUsed(token.issuer.issuer, token.claims.jti!, until);
     if (!first)
       throw invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.replayed` });
   }
@@ -76,6 +79,14 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
       audit.policy = grant.policy.name;
 
       const iat = epochSeconds(clock);
+      // A chained token never outlives the token it was exchanged from: re-exchanging cannot
+      // keep a credential alive past its first expiry, and revoking it bounds all its children.
+      const lifetime =
+        subject.issuerName === SELF_ISSUER
+          ? Math.min(grant.lifetime, subject.claims.exp - iat)
+          : grant.lifetime;
+      if (lifetime <= 0)
+        throw invalidRequest('subject_token could not be verified', { reason: 'subject_token.expired' });
       const scope = grant.scopes.length > 0 ? grant.scopes.join(' ') : undefined;
       const minted = await mintAccessToken(signer, {
         iss: config.issuer,
@@ -85,7 +96,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
         scope,
         act: grant.act,
         iat,
-        lifetime: grant.lifetime,
+        lifetime,
         copied: Object.fromEntries(grant.policy.copyClaims.map((name) => [name, subject.claims[name]])),
       });
       audit.jti = minted.jti;
@@ -100,16 +111,16 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
         clientId: grant.policy.clientId,
         scope,
         iat,
-        exp: iat + grant.lifetime,
-        subjectIssuer: subject.issuerName,
+        exp: iat + lifetime,
+        subjectIssuer: subject.origin,
         policy: grant.policy.name,
       });
-      logger.info('token.issued', { ...audit, expires_in: grant.lifetime, scope, duration_ms: elapsed() });
+      logger.info('token.issued', { ...audit, expires_in: lifetime, scope, duration_ms: elapsed() });
       return {
         access_token: minted.token,
         issued_token_type: request.issuedTokenType,
         token_type: 'Bearer',
-        expires_in: grant.lifetime,
+        expires_in: lifetime,
         ...(scope ? { scope } : {}),
       };
     } catch (thrown) {

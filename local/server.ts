@@ -183,13 +183,15 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
               { 'Content-Type': 'application/json' },
               '{"message":"Request Entity Too Large"}',
             );
-          const dev = target.pathname.startsWith(`${DEV_ISSUER_PATH}/`)
-            ? await devIssuer.route(
-                request.method ?? 'GET',
-                target.pathname,
-                new URLSearchParams(body.toString()),
-              )
-            : undefined;
+          // The development issuer answers only beside the development config that trusts it.
+          const dev =
+            usingDevConfig && target.pathname.startsWith(`${DEV_ISSUER_PATH}/`)
+              ? await devIssuer.route(
+                  request.method ?? 'GET',
+                  target.pathname,
+                  new URLSearchParams(body.toString()),
+                )
+              : undefined;
           if (dev)
             return send(
               response,

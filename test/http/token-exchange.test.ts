@@ -74,6 +74,7 @@ function configFor(base: string) {
       {
         name: 'chained',
         issuer: 'self',
+        origin: 'github',
         subject: 'repo:acme/*',
         audiences: ['https://api.acme.internal'],
         scopes: ['deploy:read'],
@@ -244,6 +245,11 @@ describe('token exchange with a standard OAuth client', () => {
       client_id: 'chained',
       scope: 'deploy:read',
     });
+    // Never outlives the token it came from (policy default 5m, first token 4m).
+    const firstClaims = JSON.parse(Buffer.from(first.access_token.split('.')[1]!, 'base64url').toString());
+    expect(claims.exp).toBeLessThanOrEqual(firstClaims.exp);
+    // The record keeps where the chain started, which `origin` conditions match.
+    expect((await sts.runtime.store.getToken(claims.jti))?.subjectIssuer).toBe('github');
   });
 
   it('delegates: an actor token yields a nested RFC 8693 act claim', async () => {

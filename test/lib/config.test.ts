@@ -226,6 +226,25 @@ describe('parseConfig', () => {
     ['a max lifetime over a day', base({ tokenLifetime: { max: '2d' } }), 'tokenLifetime.max'],
     ['a clock skew over five minutes', base({ clockSkew: '6m' }), 'clockSkew'],
     ['copying __proto__', base(policyWith({ copyClaims: ['__proto__'] })), 'policies[0].copyClaims[0]'],
+    [
+      'a __proto__ claim condition (JSON.parse keeps it, the schema would drop it)',
+      base(
+        JSON.parse(
+          '{"policies":[{"name":"p","issuer":"github","subject":"x","audiences":["a"],"claims":{"__proto__":"x"}}]}',
+        ),
+      ),
+      'policies[0].claims.__proto__',
+    ],
+    [
+      'an origin on a rule that is not for self',
+      base(policyWith({ origin: 'github' })),
+      'policies[0].origin',
+    ],
+    [
+      'an origin that is no trusted issuer',
+      base(policyWith({ issuer: 'self', origin: 'gitlab' })),
+      'policies[0].origin',
+    ],
     ['default above max', base({ tokenLifetime: { default: '20m', max: '15m' } }), 'tokenLifetime.default'],
     ['default above the default max', base({ tokenLifetime: { default: '1h' } }), 'tokenLifetime.default'],
     ['an http issuer', base({ issuer: 'http://sts.example.com' }), 'issuer'],

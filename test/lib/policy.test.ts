@@ -142,6 +142,24 @@ describe('compilePolicies: matching', () => {
     expect(policies.decide(request()).policy.name).toBe('first');
   });
 
+  it('a self policy with an origin admits only chains that started at that issuer', () => {
+    const policies = engine([
+      policyEntry({
+        name: 'chained',
+        issuer: 'self',
+        origin: 'github',
+        subject: 'repo:acme/*',
+        audiences: [DEPLOY],
+      }),
+    ]);
+    expect(policies.decide(request({ subject: { ...self(), origin: 'github' } })).policy.name).toBe(
+      'chained',
+    );
+    const fromOkta = request({ subject: { ...self(), origin: 'okta' } });
+    expect(refusal(policies, fromOkta).code).toBe('invalid_request');
+    expect(policies.explain(fromOkta).verdicts[0]?.refusals).toEqual(['issuer']);
+  });
+
   it('a self policy admits a self token carrying this service as issuer name', () => {
     const policies = engine([
       policyEntry({ name: 'chained', issuer: 'self', subject: 'repo:acme/*', audiences: [DEPLOY] }),

@@ -742,13 +742,17 @@ describe("reserved claims are always the service's", () => {
     expect(() => parseConfig(file)).toThrow(ConfigError);
   });
 
-  it('a subject token carrying scope, client_id, aud, azp, cnf, may_act, acr, amr and more leaks none of them', async () => {
+  it('a sender-constrained subject token (cnf) is refused, never turned into a bearer token', async () => {
+    const subject = ext.token({ claims: { cnf: { jkt: 'thumbprint-of-the-holder-key' } } });
+    expectRefused(await present('subject', subject, JWT));
+  });
+
+  it('a subject token carrying scope, client_id, aud, azp, may_act, acr, amr and more leaks none of them', async () => {
     const subject = ext.token({
       claims: {
         scope: 'admin root read write',
         client_id: 'evil-client',
         azp: 'evil-client',
-        cnf: { jkt: 'attacker-thumbprint' },
         may_act: { sub: 'service:admin' },
         acr: 'urn:mace:incommon:iap:gold',
         amr: ['hwk'],
