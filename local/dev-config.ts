@@ -21,7 +21,7 @@ export function devConfig(base: string): Config {
       ],
       policies: [
         { name: 'dev', issuer: 'dev', subject: '*', audiences, scopes, actors, copyClaims: ['email'] },
-        { name: 'dev-chained', issuer: 'self', subject: '*', audiences, scopes, actors },
+        { name: 'dev-chained', issuer: 'self', origin: 'dev', subject: '*', audiences, scopes, actors },
       ],
     },
     'the built-in development config',
