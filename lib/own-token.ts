@@ -1,11 +1,11 @@
-import { compactVerify, type JWTPayload, jwtVerify } from 'jose';
+import { compactVerify, type JWTPayload } from 'jose';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from './claims.ts';
-import { type Clock, epochSeconds } from './clock.ts';
+import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
-import { invalidToken, OAuthError } from './errors.ts';
-import { joseReason } from './jose-errors.ts';
+import { invalidToken } from './errors.ts';
 import { type CompactJws, readCompactJws } from './jws.ts';
 import { type KeyResolver, localKeySet } from './key-sets.ts';
+import { failure, verifyPinnedJwt } from './pinned-jwt.ts';
 import type { Signer } from './signers/signer.ts';
 
 /**
@@ -80,28 +80,23 @@ export function createOwnTokenVerifier(deps: OwnTokenDeps): OwnTokenVerifier {
     if (typeof header.typ !== 'string' || !AT_JWT.test(header.typ)) throw refuse('self_not_at_jwt');
 
     let claims: JWTPayload;
-    try {
-      if (options.ignoreTime) {
+    if (options.ignoreTime) {
+      try {
         await compactVerify(token, (protectedHeader) => keys(protectedHeader), { algorithms });
-        claims = payload as JWTPayload; // authentic now: the signature covers these very bytes
-      } else {
-        ({ payload: claims } = await jwtVerify(token, (protectedHeader) => keys(protectedHeader), {
-          issuer: config.issuer,
-          ...(options.audience === undefined ? {} : { audience: options.audience }),
-          algorithms,
-          clockTolerance: config.clockSkew,
-          currentDate: new Date(clock()),
-          requiredClaims: ['exp', 'sub'],
-        }));
+      } catch (error) {
+        throw failure(error, refuse);
       }
-    } catch (error) {
-      if (error instanceof OAuthError && error.status >= 500) throw error;
-      throw refuse(joseReason(error), error);
-    }
-    if (!options.ignoreTime) {
-      if (typeof claims.iat === 'number' && claims.iat > epochSeconds(clock) + config.clockSkew) {
-        throw refuse('iat_in_future');
-      }
+      claims = payload as JWTPayload; // authentic now: the signature covers these very bytes
+    } else {
+      const pins = {
+        issuer: config.issuer,
+        audience: options.audience,
+        algorithms,
+        keys,
+        clockSkew: config.clockSkew,
+        clock,
+      };
+      claims = await verifyPinnedJwt(token, pins, refuse);
     }
     if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw refuse('missing_sub');
     if (typeof claims.jti !== 'string') throw refuse('missing_jti');

@@ -1,12 +1,12 @@
-import { type JWTPayload, jwtVerify } from 'jose';
+import type { JWTPayload } from 'jose';
 import { SELF_ISSUER, TOKEN_TYPE, type VerifyAlgorithm } from './claims.ts';
-import { type Clock, epochSeconds } from './clock.ts';
+import type { Clock } from './clock.ts';
 import type { Config, TrustedIssuerConfig } from './config.ts';
-import { invalidRequest, OAuthError } from './errors.ts';
-import { joseReason } from './jose-errors.ts';
+import { invalidRequest } from './errors.ts';
 import { readCompactJws } from './jws.ts';
 import { type KeyResolver, localKeySet, remoteKeySet } from './key-sets.ts';
 import { AT_JWT, createOwnTokenVerifier, FORBIDDEN_HEADERS, OWN_ALGORITHMS } from './own-token.ts';
+import { failure, verifyPinnedJwt } from './pinned-jwt.ts';
 import { recordedToken } from './revocation.ts';
 import type { Signer } from './signers/signer.ts';
 import type { TokenStore } from './store.ts';
@@ -102,26 +102,24 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
     }
 
     let claims: JWTPayload;
-    try {
-      if (entry === self) {
+    if (entry === self) {
+      try {
         // The one verifier of this service's own tokens, shared with introspection and revocation.
         claims = await verifyOwnToken(token, { audience: config.issuer, jws: { header, payload } });
-      } else {
-        ({ payload: claims } = await jwtVerify(token, (protectedHeader) => entry.keys(protectedHeader), {
-          issuer: payload.iss as string,
-          audience: [...entry.audiences],
-          algorithms: [...entry.algorithms],
-          clockTolerance: config.clockSkew,
-          currentDate: new Date(clock()),
-          requiredClaims: ['exp', 'sub'],
-        }));
+      } catch (error) {
+        throw failure(error, refuse);
       }
-    } catch (error) {
-      if (error instanceof OAuthError && error.status >= 500) throw error;
-      throw refuse(joseReason(error), error);
+    } else {
+      const pins = {
+        issuer: payload.iss as string,
+        audience: [...entry.audiences],
+        algorithms: [...entry.algorithms],
+        keys: entry.keys,
+        clockSkew: config.clockSkew,
+        clock,
+      };
+      claims = await verifyPinnedJwt(token, pins, refuse);
     }
-    const now = epochSeconds(clock);
-    if (typeof claims.iat === 'number' && claims.iat > now + config.clockSkew) throw refuse('iat_in_future');
     if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw refuse('missing_sub');
     // An external `act` names an actor no policy here vetted; carried on, it would become the
     // current actor (RFC 8693 §4.1) of the minted token. Only this service's own `act` chains on.
