@@ -95,6 +95,11 @@ export interface VerifierOptions {
   readonly jwksMaxAgeMs?: number;
   /** Milliseconds after a fetch before an unknown `kid` may trigger another (default 30 s). */
   readonly jwksCooldownMs?: number;
+  /**
+   * Milliseconds a key set keeps serving while the JWKS cannot be refetched (default 24 h); past
+   * it, verification answers 503 instead of trusting keys the STS may have withdrawn.
+   */
+  readonly jwksStaleIfErrorMs?: number;
 }
 
 export interface AccessTokenVerifier {
@@ -180,6 +185,7 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
   const timeoutMs = options.timeoutMs ?? 3000;
   const maxAge = options.jwksMaxAgeMs ?? 600_000;
   const cooldown = options.jwksCooldownMs ?? 30_000;
+  const staleIfError = options.jwksStaleIfErrorMs ?? 86_400_000;
   const maxTokenLength = options.maxTokenLength ?? 16_384;
   const clockTolerance = options.clockTolerance ?? 30;
 
@@ -252,12 +258,22 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
     const entry =
       current === undefined || header.kid === undefined ? undefined : current.byKid.get(header.kid);
     if (entry === undefined || entry.alg !== header.alg) return slowKey(header);
-    if (loading === undefined) {
-      const now = clock();
-      if (now - current!.fetchedAt >= maxAge && now - lastAttempt >= cooldown) refresh().catch(noop);
-    }
+    const now = clock();
+    const age = now - current!.fetchedAt;
+    if (age >= staleIfError) return expiredKey(header);
+    if (loading === undefined && age >= maxAge && now - lastAttempt >= cooldown) refresh().catch(noop);
     return entry.key;
   };
+
+  /** The key set is older than staleIfError: only a fresh fetch may vouch for a key now. */
+  async function expiredKey(header: JWSHeaderParameters): Promise<CryptoKey> {
+    try {
+      await refresh();
+    } catch (error) {
+      throw unavailable('verifier.jwks_stale', error);
+    }
+    return slowKey(header);
+  }
 
   async function slowKey(header: JWSHeaderParameters): Promise<CryptoKey> {
     if (typeof header.kid !== 'string') throw invalid('missing_kid');

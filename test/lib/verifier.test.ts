@@ -236,6 +236,16 @@ describe('createAccessTokenVerifier', () => {
     expect(fake.count(JWKS)).toBe(2);
   });
 
+  it('stops trusting a key set older than jwksStaleIfErrorMs while the JWKS is down (503)', async () => {
+    const verifier = verifierWith({ jwksStaleIfErrorMs: 700_000 });
+    const { token } = await issue({ lifetime: 900 });
+    await verifier.verify(token);
+    fake.on(JWKS, unreachable);
+    clock.advance(701);
+    const error = await failure(verifier.verify(token));
+    expect([error.code, error.status]).toEqual(['temporarily_unavailable', 503]);
+  });
+
   it('ignores JWKS members that are private, symmetric, unpinned or without kid', async () => {
     const [good] = published;
     published = [
