@@ -14,7 +14,8 @@ export interface TokenExchangeRequest {
   readonly issuedTokenType: string;
 }
 
-const PARAMETERS = [
+/** The parameters this grant reads (RFC 8693 §2.1); any other is ignored. */
+export const TOKEN_EXCHANGE_PARAMETERS = [
   'grant_type',
   'subject_token',
   'subject_token_type',
@@ -48,7 +49,7 @@ function isAbsoluteUri(text: string): boolean {
  * (`client_id` of a public client, for one) is ignored, as RFC 6749 §3.2 requires.
  */
 export function parseTokenExchangeRequest(form: Form): TokenExchangeRequest {
-  const p = formParams(form, PARAMETERS);
+  const p = formParams(form, TOKEN_EXCHANGE_PARAMETERS);
   if (!p.grant_type) throw missing('grant_type');
   if (p.grant_type !== TOKEN_EXCHANGE_GRANT) {
     throw unsupportedGrantType('grant_type is not supported', { reason: 'request.grant_type' });

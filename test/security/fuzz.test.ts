@@ -10,6 +10,7 @@ import { parseConfig } from '../../lib/config.ts';
 import { loadSettings } from '../../lib/settings.ts';
 import { createLocalSigner, generateSigningKey } from '../../lib/signers/local.ts';
 import { MemoryStore } from '../../lib/stores/memory.ts';
+import { TOKEN_EXCHANGE_PARAMETERS } from '../../lib/token-request.ts';
 import { apiEvent, lambdaContext } from '../support/api-event.ts';
 import { b64url, jwsSign } from '../support/hostile-issuer.ts';
 
@@ -126,19 +127,7 @@ const tally = (outcomes: Map<string, number>, outcome: Outcome) => {
 
 describe('fuzzing the token handler in process', () => {
   it(`${RUNS} random requests: never a 5xx, a record for each 200 and only for it`, async () => {
-    const names = [
-      'grant_type',
-      'subject_token',
-      'subject_token_type',
-      'actor_token',
-      'actor_token_type',
-      'audience',
-      'resource',
-      'scope',
-      'requested_token_type',
-      'client_id',
-      'foo',
-    ];
+    const names = [...TOKEN_EXCHANGE_PARAMETERS, 'client_id', 'foo'];
     const name = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...names) }, fc.string({ maxLength: 12 }));
     const value = fc.oneof(
       {

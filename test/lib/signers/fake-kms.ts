@@ -12,6 +12,8 @@ import {
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
+import { mintAccessToken } from '../../../lib/access-token.ts';
+import type { Signer } from '../../../lib/signers/signer.ts';
 import {
   derSignature,
   ecdsaSignDigest,
@@ -210,3 +212,17 @@ export function fakeKms(keys: readonly FakeKey[]): FakeKms {
 
 /** SHA-256 of a string, as the KMS signer sends it. */
 export const sha256 = (text: string | Uint8Array): Buffer => createHash('sha256').update(text).digest();
+
+/** Mints one access token through a signer, as the exchange does (fixed claims, fixed iat). */
+export const mintWith = (signer: Signer) =>
+  mintAccessToken(signer, {
+    iss: 'https://sts.example.com',
+    sub: 'repo:acme/app',
+    aud: 'https://api.example.com',
+    clientId: 'deploy',
+    scope: undefined,
+    act: undefined,
+    iat: 1_750_000_000,
+    lifetime: 300,
+    copied: {},
+  });

@@ -14,18 +14,16 @@ import {
 } from '@aws-sdk/client-kms';
 import { exportJWK, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mintAccessToken } from '../../../lib/access-token.ts';
 import { silentLogger } from '../../../lib/audit.ts';
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../../lib/claims.ts';
 import { parseConfig } from '../../../lib/config.ts';
 import { errorBody, OAuthError } from '../../../lib/errors.ts';
 import { createKmsSigner } from '../../../lib/signers/kms.ts';
 import { kmsError } from '../../../lib/signers/kms-error.ts';
-import type { Signer } from '../../../lib/signers/signer.ts';
 import { MemoryStore } from '../../../lib/stores/memory.ts';
 import { createTokenExchange } from '../../../lib/token-exchange.ts';
 import { derSignature } from './digest-signatures.ts';
-import { type FakeKey, fakeKey, fakeKms } from './fake-kms.ts';
+import { type FakeKey, fakeKey, fakeKms, mintWith } from './fake-kms.ts';
 
 const SECRET = 'raw-sdk-detail-7f3a';
 const meta = (httpStatusCode: number) => ({ $metadata: { httpStatusCode } });
@@ -99,19 +97,6 @@ beforeAll(() => {
   rsa = fakeKey('RSA_2048', 'sts-rsa');
 });
 
-const mint = (signer: Signer) =>
-  mintAccessToken(signer, {
-    iss: 'https://sts.example.com',
-    sub: 'repo:acme/app',
-    aud: 'https://api.example.com',
-    clientId: 'deploy',
-    scope: undefined,
-    act: undefined,
-    iat: 1_750_000_000,
-    lifetime: 300,
-    copied: {},
-  });
-
 const failure = (promise: Promise<unknown>): Promise<OAuthError> =>
   promise.then(
     () => expect.unreachable('expected a failure'),
@@ -148,7 +133,7 @@ describe('KMS faults become the service’s errors', () => {
     const signer = await createKmsSigner({ client: kms.client, keyIds: [ec.arn] });
     const thrown = error();
     kms.mock.on(SignCommand).rejects(thrown as Error);
-    expectTranslated(await failure(mint(signer)), 'sign', outcome, thrown);
+    expectTranslated(await failure(mintWith(signer)), 'sign', outcome, thrown);
   });
 
   it.each(FAULTS)('GetPublicKey at start: $name', async ({ error, outcome }) => {
@@ -168,7 +153,7 @@ describe('KMS faults become the service’s errors', () => {
     const signer = await createKmsSigner({ client: kms.client, keyIds: [ec.arn], timeoutMs: 50 });
     kms.mock.on(SignCommand).callsFake(() => new Promise(() => {}));
     const started = Date.now();
-    const error = await failure(mint(signer));
+    const error = await failure(mintWith(signer));
     expect(Date.now() - started).toBeLessThan(1500);
     expect(error).toMatchObject({ status: 503, reason: 'kms.sign.unavailable' });
     expect((error.cause as Error).name).toBe('TimeoutError');
@@ -206,7 +191,7 @@ describe('KMS faults become the service’s errors', () => {
     const kms = fakeKms([fake]);
     const signer = await createKmsSigner({ client: kms.client, keyIds: [fake.arn] });
     kms.mock.on(SignCommand).resolves({ KeyId: fake.arn, ...answer(), $metadata: {} });
-    expect(await failure(mint(signer))).toMatchObject({
+    expect(await failure(mintWith(signer))).toMatchObject({
       code: 'server_error',
       reason: 'kms.sign.bad_signature',
     });

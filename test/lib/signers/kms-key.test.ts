@@ -1,9 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mintAccessToken } from '../../../lib/access-token.ts';
 import { ConfigError } from '../../../lib/config.ts';
 import type { OAuthError } from '../../../lib/errors.ts';
 import { createKmsSigner } from '../../../lib/signers/kms.ts';
-import { type FakeKey, fakeKey, fakeKms, variant } from './fake-kms.ts';
+import { type FakeKey, fakeKey, fakeKms, mintWith, variant } from './fake-kms.ts';
 
 /** lib/signers/kms-key.ts through the signer: which KMS keys may sign, refused at start otherwise. */
 let ec: FakeKey;
@@ -12,19 +11,6 @@ beforeAll(() => {
   ec = fakeKey('ECC_NIST_P256', 'sts-ec');
   rsa = fakeKey('RSA_2048', 'sts-rsa');
 });
-
-const mint = (signer: Awaited<ReturnType<typeof createKmsSigner>>) =>
-  mintAccessToken(signer, {
-    iss: 'https://sts.example.com',
-    sub: 'repo:acme/app',
-    aud: 'https://api.example.com',
-    clientId: 'deploy',
-    scope: undefined,
-    act: undefined,
-    iat: 1_750_000_000,
-    lifetime: 300,
-    copied: {},
-  });
 
 describe('keys that do not fit are refused at start', () => {
   const misfit = (name: string, entry: (key: FakeKey) => string, key: () => FakeKey) => ({
@@ -114,7 +100,7 @@ describe('keys that do not fit are refused at start', () => {
     const kms = fakeKms([rsa]);
     const signer = await createKmsSigner({ client: kms.client, keyIds: [`${rsa.arn}#ES256`], lazy: true });
     for (let i = 0; i < 2; i++) {
-      const error = await mint(signer).catch((thrown: unknown) => thrown);
+      const error = await mintWith(signer).catch((thrown: unknown) => thrown);
       expect(error).toMatchObject({ code: 'server_error', reason: 'kms.key.misconfigured' });
       expect((error as OAuthError).cause).toBeInstanceOf(ConfigError);
     }
