@@ -1,12 +1,12 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { importJWK, jwtVerify } from 'jose';
-import { createLogger } from '../lib/audit.ts';
-import { TOKEN_TYPE } from '../lib/claims.ts';
-import { systemClock } from '../lib/clock.ts';
-import type { Form } from '../lib/form.ts';
+import type { Form } from '../lib/exchange/form.ts';
+import { createTokenExchange } from '../lib/exchange/token-exchange.ts';
+import { TOKEN_TYPE } from '../lib/shared/claims.ts';
+import { systemClock } from '../lib/shared/clock.ts';
+import { createLogger } from '../lib/shared/log.ts';
 import { createLocalSigner, generateSigningKey } from '../lib/signers/local.ts';
 import { MemoryStore } from '../lib/stores/memory.ts';
-import { createTokenExchange } from '../lib/token-exchange.ts';
 import {
   AUDIENCE,
   benchConfig,

@@ -2,8 +2,8 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import { TOKEN_TYPE } from '../lib/claims.ts';
-import { type Config, parseConfig } from '../lib/config.ts';
+import { type Config, parseConfig } from '../lib/config/config.ts';
+import { TOKEN_TYPE } from '../lib/shared/claims.ts';
 
 /**
  * What every benchmark shares: the names of the parties, the policy, the keys of the subject

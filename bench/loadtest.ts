@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { paginateScan } from '@aws-sdk/client-dynamodb';
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
-import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../lib/claims.ts';
-import { loadSettings } from '../lib/settings.ts';
+import { loadSettings } from '../lib/config/settings.ts';
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../lib/shared/claims.ts';
 import { localDynamoClient } from '../local/embedded-dynamodb.ts';
 import { startLocalServer } from '../local/server.ts';
 

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadSettings } from '../lib/settings.ts';
-import { type AccessTokenVerifier, createAccessTokenVerifier } from '../lib/verifier.ts';
+import { loadSettings } from '../lib/config/settings.ts';
+import { type AccessTokenVerifier, createAccessTokenVerifier } from '../lib/verify/verifier.ts';
 import { type LocalServer, startLocalServer } from '../local/server.ts';
 
 /**

@@ -1,12 +1,12 @@
 import { importJWK, jwtVerify } from 'jose';
-import { mintAccessToken } from '../lib/access-token.ts';
+import { mintAccessToken } from '../lib/exchange/access-token.ts';
 import { createLocalSigner, generateSigningKey } from '../lib/signers/local.ts';
-import { createAccessTokenVerifier } from '../lib/verifier.ts';
+import { createAccessTokenVerifier } from '../lib/verify/verifier.ts';
 import { AUDIENCE, STS_ISSUER, SUBJECT } from './fixtures.ts';
 import { median, opsPerSecond } from './stats.ts';
 
 /**
- * The downstream verifier (lib/verifier.ts: discovery and JWKS fetched once through an injected
+ * The downstream verifier (lib/verify/verifier.ts: discovery and JWKS fetched once through an injected
  * fetch, keys imported once, no revocation check) against bare jose `jwtVerify` with the same
  * imported key and the minimal pinned options (issuer, audience, algorithm), over the same
  * distinct ES256 access tokens, one at a time, in alternating rounds.

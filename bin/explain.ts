@@ -1,8 +1,8 @@
 import type { JWTPayload } from 'jose';
-import { SELF_ISSUER } from '../lib/claims.ts';
-import type { Config } from '../lib/config.ts';
-import { readCompactJws } from '../lib/jws.ts';
-import { compilePolicies, type PolicyVerdict, type PresentedToken } from '../lib/policy.ts';
+import type { Config } from '../lib/config/config.ts';
+import { compilePolicies, type PolicyVerdict, type PresentedToken } from '../lib/policy/policy.ts';
+import { SELF_ISSUER } from '../lib/shared/claims.ts';
+import { readCompactJws } from '../lib/shared/jws.ts';
 import { UsageError } from './cli-io.ts';
 
 /**

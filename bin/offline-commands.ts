@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type Config, ConfigError, loadConfigFile, parseConfig } from '../lib/config.ts';
+import { type Config, ConfigError, loadConfigFile, parseConfig } from '../lib/config/config.ts';
 import {
   type Command,
   EXIT,

@@ -1,7 +1,7 @@
-import { TOKEN_TYPE } from '../lib/claims.ts';
-import { StsClient } from '../lib/client.ts';
-import { createHttp, TokenExchangeError } from '../lib/client-http.ts';
-import { parseDuration } from '../lib/duration.ts';
+import { StsClient } from '../lib/client/client.ts';
+import { createHttp, TokenExchangeError } from '../lib/client/http.ts';
+import { TOKEN_TYPE } from '../lib/shared/claims.ts';
+import { parseDuration } from '../lib/shared/duration.ts';
 import {
   type Command,
   EXIT,

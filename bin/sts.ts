@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { TokenExchangeError } from '../lib/client-http.ts';
+import { TokenExchangeError } from '../lib/client/http.ts';
 import {
   type Command,
   createIo,

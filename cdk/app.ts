@@ -1,6 +1,6 @@
 import { Annotations, App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { ConfigError } from '../lib/config.ts';
+import { ConfigError } from '../lib/config/config.ts';
 import { ContextError } from './context.ts';
 import { chooseConfigPath } from './service-config.ts';
 import { StsStack } from './sts-stack.ts';

@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 
 /**
  * Metrics, alarms and a dashboard for the token service, with no cost on the request path: the
- * handlers already write one JSON line per decision (lib/audit.ts: `token.issued`,
+ * handlers already write one JSON line per decision (lib/shared/log.ts: `token.issued`,
  * `token.refused` with `error` and `reason`, `request.failed` for every 5xx, each exchange with
  * `duration_ms`), and CloudWatch metric filters turn those lines into metrics. API Gateway's own
  * metrics give request counts, 5xx and latency; its JSON access log gives stage throttling (429).
@@ -53,7 +53,7 @@ export interface TokenServiceMonitoringProps {
 export interface TokenServiceMetrics {
   readonly tokensIssued: cloudwatch.Metric;
   readonly tokenRefusals: cloudwatch.Metric;
-  /** `TokenRefusals` by `reason` (one series per reason; see lib/errors.ts reasons). */
+  /** `TokenRefusals` by `reason` (one series per reason; see lib/shared/errors.ts reasons). */
   readonly refusalsByReason: cloudwatch.MathExpression;
   readonly exchangeLatency: cloudwatch.Metric;
   readonly serverErrors: cloudwatch.Metric;

@@ -3,7 +3,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Config, ConfigError, type ConfigFile, loadConfigFile, parseConfig } from '../lib/config.ts';
+import {
+  type Config,
+  ConfigError,
+  type ConfigFile,
+  loadConfigFile,
+  parseConfig,
+} from '../lib/config/config.ts';
 import { CONFIG_FILE_NAME } from './bundling.ts';
 
 /**

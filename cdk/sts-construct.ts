@@ -26,7 +26,7 @@ import { ApiGatewayv2DomainProperties } from 'aws-cdk-lib/aws-route53-targets';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { HANDLERS, ROUTES, type Route } from '../lambdas/routes.ts';
-import type { Config } from '../lib/config.ts';
+import type { Config } from '../lib/config/config.ts';
 import { CONFIG_PATH_IN_LAMBDA, HANDLER_EXPORT, lambdaBundling } from './bundling.ts';
 import { accessOf, type HandlerAccess } from './handler-access.ts';
 import { type AlarmThresholds, TokenServiceMonitoring } from './monitoring.ts';

@@ -1,5 +1,5 @@
-import { parseForm } from '../lib/form.ts';
-import { parseAdminRevocationRequest } from '../lib/revocation.ts';
+import { parseForm } from '../lib/exchange/form.ts';
+import { parseAdminRevocationRequest } from '../lib/revocation/revocation.ts';
 import { defineHandler } from './define-handler.ts';
 import { bodyBytes, type Event, header, json, NO_STORE } from './http.ts';
 import { revocationServices } from './revocation-services.ts';

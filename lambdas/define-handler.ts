@@ -1,5 +1,5 @@
 import middy from '@middy/core';
-import { createLogger, type Logger } from '../lib/audit.ts';
+import { createLogger, type Logger } from '../lib/shared/log.ts';
 import { type Event, oauthErrors, type Result } from './http.ts';
 import { defaultRuntime, type Runtime, type RuntimeProvider } from './runtime.ts';
 

@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { Logger } from '../lib/audit.ts';
-import { errorBody, toOAuthError } from '../lib/errors.ts';
+import { errorBody, toOAuthError } from '../lib/shared/errors.ts';
+import type { Logger } from '../lib/shared/log.ts';
 
 /** HTTP plumbing shared by the handlers: reading API Gateway v2 events and writing responses. */
 export type Event = APIGatewayProxyEventV2;

@@ -1,4 +1,4 @@
-import { serverMetadata } from '../lib/metadata.ts';
+import { serverMetadata } from '../lib/exchange/metadata.ts';
 import { defineHandler } from './define-handler.ts';
 import { json, PUBLIC_CACHE } from './http.ts';
 

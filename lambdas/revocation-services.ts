@@ -1,6 +1,6 @@
-import { createIntrospection, type Introspect } from '../lib/introspection.ts';
-import { createOwnTokenVerifier } from '../lib/own-token.ts';
-import { createRevocation, type Revocation } from '../lib/revocation.ts';
+import { createOwnTokenVerifier } from '../lib/exchange/own-token.ts';
+import { createIntrospection, type Introspect } from '../lib/revocation/introspection.ts';
+import { createRevocation, type Revocation } from '../lib/revocation/revocation.ts';
 import type { Runtime } from './runtime.ts';
 
 /**

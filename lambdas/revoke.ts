@@ -1,5 +1,5 @@
-import { parseForm } from '../lib/form.ts';
-import { parseTokenRequest } from '../lib/revocation.ts';
+import { parseForm } from '../lib/exchange/form.ts';
+import { parseTokenRequest } from '../lib/revocation/revocation.ts';
 import { defineHandler } from './define-handler.ts';
 import { bodyBytes, header, NO_STORE } from './http.ts';
 import { revocationServices } from './revocation-services.ts';

@@ -1,13 +1,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createLogger, type Logger } from '../lib/audit.ts';
-import { type Clock, systemClock } from '../lib/clock.ts';
-import { type Config, ConfigError, loadConfigFile } from '../lib/config.ts';
-import { loadSettings, type Settings } from '../lib/settings.ts';
+import { type Config, ConfigError, loadConfigFile } from '../lib/config/config.ts';
+import { loadSettings, type Settings } from '../lib/config/settings.ts';
+import { createTokenExchange, type TokenExchange } from '../lib/exchange/token-exchange.ts';
+import { type Clock, systemClock } from '../lib/shared/clock.ts';
+import { createLogger, type Logger } from '../lib/shared/log.ts';
 import { createSigner } from '../lib/signers/create.ts';
 import type { Signer } from '../lib/signers/signer.ts';
-import type { TokenStore } from '../lib/store.ts';
 import { DynamoStore } from '../lib/stores/dynamodb.ts';
-import { createTokenExchange, type TokenExchange } from '../lib/token-exchange.ts';
+import type { TokenStore } from '../lib/stores/store.ts';
 
 /**
  * Everything a handler needs, built once per container (Lambda) or per server (local), and

@@ -1,4 +1,4 @@
-import { parseForm } from '../lib/form.ts';
+import { parseForm } from '../lib/exchange/form.ts';
 import { defineHandler } from './define-handler.ts';
 import { bodyBytes, header, json, NO_STORE } from './http.ts';
 

@@ -1,4 +1,4 @@
-import { type Config, parseConfig } from '../lib/config.ts';
+import { type Config, parseConfig } from '../lib/config/config.ts';
 import { DEV_ISSUER_PATH } from './dev-issuer.ts';
 
 /**

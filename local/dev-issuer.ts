@@ -2,7 +2,7 @@ import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type JWK, SignJWT } from 'jose';
-import { newJti } from '../lib/access-token.ts';
+import { newJti } from '../lib/exchange/access-token.ts';
 import { generateSigningKey, publicJwk } from '../lib/signers/local.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { configJsonSchema } from '../lib/config.ts';
+import { configJsonSchema } from '../lib/config/config.ts';
 
 /**
  * Writes the JSON Schema of `sts.config.json` for editors (`npm run schema`). A unit test fails

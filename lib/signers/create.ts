@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Settings } from '../settings.ts';
+import type { Settings } from '../config/settings.ts';
 import { loadOrCreateLocalSigner } from './local.ts';
 import type { Signer } from './signer.ts';
 

@@ -1,4 +1,4 @@
-import { OAuthError, serverError, temporarilyUnavailable } from '../errors.ts';
+import { OAuthError, serverError, temporarilyUnavailable } from '../shared/errors.ts';
 
 /**
  * Translation of AWS KMS SDK failures at the edge of the KMS signer: throttling, disabled or

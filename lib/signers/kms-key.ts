@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { GetPublicKeyCommandOutput, SigningAlgorithmSpec } from '@aws-sdk/client-kms';
-import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../claims.ts';
-import { ConfigError } from '../config.ts';
+import { ConfigError } from '../config/config.ts';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../shared/claims.ts';
 
 /**
  * Which KMS keys may sign which JWS algorithm. An `STS_KMS_KEY_IDS` entry is a key id, key ARN,

@@ -8,9 +8,9 @@ import {
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import type { JWK } from 'jose';
-import type { SigningAlgorithm } from '../claims.ts';
-import { ConfigError } from '../config.ts';
-import { serverError } from '../errors.ts';
+import { ConfigError } from '../config/config.ts';
+import type { SigningAlgorithm } from '../shared/claims.ts';
+import { serverError } from '../shared/errors.ts';
 import { DerSignatureError, derToJose } from './ecdsa-der.ts';
 import { kmsError } from './kms-error.ts';
 import { checkKmsKey, keyIdsError, parseKeyEntry } from './kms-key.ts';

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject,
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import type { SigningAlgorithm } from '../claims.ts';
+import type { SigningAlgorithm } from '../shared/claims.ts';
 import type { Signer, SigningKey } from './signer.ts';
 
 /**

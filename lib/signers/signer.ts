@@ -1,5 +1,5 @@
 import type { JWK } from 'jose';
-import type { SigningAlgorithm } from '../claims.ts';
+import type { SigningAlgorithm } from '../shared/claims.ts';
 
 /** The key that signs new tokens: its JWS `alg` and its `kid` (RFC 7638 thumbprint). */
 export interface SigningKey {

@@ -6,8 +6,8 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { OAuthError, serverError, temporarilyUnavailable } from '../errors.ts';
-import type { IssuedToken, TokenRecord, TokenStore } from '../store.ts';
+import { OAuthError, serverError, temporarilyUnavailable } from '../shared/errors.ts';
+import type { IssuedToken, TokenRecord, TokenStore } from './store.ts';
 
 /**
  * The DynamoDB single-table store (DESIGN.md "DynamoDB table"). Every call has a deadline;

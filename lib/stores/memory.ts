@@ -1,5 +1,5 @@
-import { serverError } from '../errors.ts';
-import type { IssuedToken, TokenRecord, TokenStore } from '../store.ts';
+import { serverError } from '../shared/errors.ts';
+import type { IssuedToken, TokenRecord, TokenStore } from './store.ts';
 
 /** An in-process TokenStore with the same semantics as DynamoStore: unit tests and benchmarks. */
 export class MemoryStore implements TokenStore {

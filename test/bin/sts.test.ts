@@ -7,7 +7,7 @@ import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIo } from '../../bin/cli-io.ts';
 import { run } from '../../bin/sts.ts';
-import { StsClient } from '../../lib/client.ts';
+import { StsClient } from '../../lib/client/client.ts';
 import { generateSigningKey } from '../../lib/signers/local.ts';
 import { ADMIN_TOKEN, type StandIn, startStandIn, startTestSts, type TestSts } from '../support/local-sts.ts';
 import { freePort } from '../support/ports.ts';

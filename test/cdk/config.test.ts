@@ -8,7 +8,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
 import { ContextError, servicePropsFromContext } from '../../cdk/context.ts';
 import { chooseConfigPath, EXAMPLE_CONFIG, OBJECT_SOURCE } from '../../cdk/service-config.ts';
-import { ConfigError, loadConfigFile, parseConfig } from '../../lib/config.ts';
+import { ConfigError, loadConfigFile, parseConfig } from '../../lib/config/config.ts';
 import { exampleConfig, synthStack, tempConfigFile, testApp } from './synth.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

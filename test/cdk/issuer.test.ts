@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfigFile } from '../../lib/config.ts';
-import { loadSettings } from '../../lib/settings.ts';
+import { ConfigError, loadConfigFile } from '../../lib/config/config.ts';
+import { loadSettings } from '../../lib/config/settings.ts';
 import { exampleConfig, tempConfigFile } from './synth.ts';
 
 /**

@@ -7,7 +7,7 @@ import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accessOf, HANDLER_ACCESS } from '../../cdk/handler-access.ts';
 import { HANDLERS, ROUTES } from '../../lambdas/routes.ts';
-import { ConfigError } from '../../lib/config.ts';
+import { ConfigError } from '../../lib/config/config.ts';
 import { exampleConfig, type Synthesized, synthStack } from './synth.ts';
 
 const logicalId = (stack: Stack, construct: IConstruct): string =>

@@ -7,7 +7,7 @@ import { ASSET_RESOURCE_METADATA_ENABLED_CONTEXT } from 'aws-cdk-lib/cx-api';
 import { EXAMPLE_CONFIG } from '../../cdk/service-config.ts';
 import type { TokenServiceProps } from '../../cdk/sts-construct.ts';
 import { StsStack } from '../../cdk/sts-stack.ts';
-import type { ConfigFile } from '../../lib/config.ts';
+import type { ConfigFile } from '../../lib/config/config.ts';
 
 /** The feature flags of cdk.json, so tests synthesize what `npx cdk synth` synthesizes. */
 export function cdkJsonFlags(): Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAccessTokenVerifier } from '../../lib/verifier.ts';
+import { createAccessTokenVerifier } from '../../lib/verify/verifier.ts';
 import { ADMIN_TOKEN, startTestSts, type TestSts } from '../support/local-sts.ts';
 
 /**

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lib/config.ts';
-import { serverError, temporarilyUnavailable } from '../../lib/errors.ts';
-import { loadSettings } from '../../lib/settings.ts';
+import { parseConfig } from '../../lib/config/config.ts';
+import { loadSettings } from '../../lib/config/settings.ts';
+import { serverError, temporarilyUnavailable } from '../../lib/shared/errors.ts';
 import { createLocalSigner, generateSigningKey } from '../../lib/signers/local.ts';
 import type { Signer } from '../../lib/signers/signer.ts';
-import type { TokenStore } from '../../lib/store.ts';
 import { MemoryStore } from '../../lib/stores/memory.ts';
+import type { TokenStore } from '../../lib/stores/store.ts';
 import { type LocalServer, startLocalServer } from '../../local/server.ts';
 import { startTestIssuer, type TestIssuer } from '../support/oidc-issuer.ts';
 

@@ -1,12 +1,12 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../lib/audit.ts';
-import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../lib/claims.ts';
-import type { Config } from '../../lib/config.ts';
-import type { OAuthError } from '../../lib/errors.ts';
-import type { Form } from '../../lib/form.ts';
+import type { Config } from '../../lib/config/config.ts';
+import type { Form } from '../../lib/exchange/form.ts';
+import { createTokenExchange, type TokenExchange } from '../../lib/exchange/token-exchange.ts';
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../lib/shared/claims.ts';
+import type { OAuthError } from '../../lib/shared/errors.ts';
+import { createLogger } from '../../lib/shared/log.ts';
 import type { Signer } from '../../lib/signers/signer.ts';
-import { createTokenExchange, type TokenExchange } from '../../lib/token-exchange.ts';
 import { type FrozenClock, frozenClock } from '../support/clock.ts';
 import { API_AUDIENCE, buildConfig, STS_ISSUER, trustedIssuerEntry } from '../support/config.ts';
 import { createFakeFetch } from '../support/fetch.ts';

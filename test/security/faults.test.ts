@@ -23,7 +23,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../lib/config.ts';
+import { parseConfig } from '../../lib/config/config.ts';
 import { createKmsSigner } from '../../lib/signers/kms.ts';
 import { createLocalSigner, generateSigningKey } from '../../lib/signers/local.ts';
 import type { Signer } from '../../lib/signers/signer.ts';

@@ -5,12 +5,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Result } from '../../lambdas/http.ts';
 import { createRuntime } from '../../lambdas/runtime.ts';
 import { createHandler } from '../../lambdas/token.ts';
-import { silentLogger } from '../../lib/audit.ts';
-import { parseConfig } from '../../lib/config.ts';
-import { loadSettings } from '../../lib/settings.ts';
+import { parseConfig } from '../../lib/config/config.ts';
+import { loadSettings } from '../../lib/config/settings.ts';
+import { TOKEN_EXCHANGE_PARAMETERS } from '../../lib/exchange/token-request.ts';
+import { silentLogger } from '../../lib/shared/log.ts';
 import { createLocalSigner, generateSigningKey } from '../../lib/signers/local.ts';
 import { MemoryStore } from '../../lib/stores/memory.ts';
-import { TOKEN_EXCHANGE_PARAMETERS } from '../../lib/token-request.ts';
 import { apiEvent, lambdaContext } from '../support/api-event.ts';
 import { b64url, jwsSign } from '../support/hostile-issuer.ts';
 

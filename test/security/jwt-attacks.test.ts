@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RESERVED_CLAIMS } from '../../lib/claims.ts';
-import { ConfigError, parseConfig } from '../../lib/config.ts';
+import { ConfigError, parseConfig } from '../../lib/config/config.ts';
+import { RESERVED_CLAIMS } from '../../lib/shared/claims.ts';
 import { createLocalSigner, generateSigningKey } from '../../lib/signers/local.ts';
 import type { Signer } from '../../lib/signers/signer.ts';
 import { MemoryStore } from '../../lib/stores/memory.ts';

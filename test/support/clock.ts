@@ -1,4 +1,4 @@
-import type { Clock } from '../../lib/clock.ts';
+import type { Clock } from '../../lib/shared/clock.ts';
 
 /** 2030-01-01T00:00:00Z in milliseconds: the instant every frozen clock starts at by default. */
 export const T0 = Date.UTC(2030, 0, 1);

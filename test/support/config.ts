@@ -1,4 +1,4 @@
-import { type Config, type ConfigFile, parseConfig } from '../../lib/config.ts';
+import { type Config, type ConfigFile, parseConfig } from '../../lib/config/config.ts';
 
 /** This service's issuer in unit tests. */
 export const STS_ISSUER = 'https://sts.test';

@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import type { Clock } from '../../lib/clock.ts';
+import type { Clock } from '../../lib/shared/clock.ts';
 
 /**
  * An external OIDC issuer on loopback for hostile-input and fault tests: its discovery document

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type JWTHeaderParameters, SignJWT } from 'jose';
-import type { Clock } from '../../lib/clock.ts';
+import type { Clock } from '../../lib/shared/clock.ts';
 import { createFakeFetch, type FakeFetch, type FetchHandler } from './fetch.ts';
 import { generateTestKey, type TestAlgorithm, type TestKey } from './keys.ts';
 

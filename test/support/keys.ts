@@ -7,7 +7,7 @@ import {
   sign,
 } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
-import type { SigningAlgorithm } from '../../lib/claims.ts';
+import type { SigningAlgorithm } from '../../lib/shared/claims.ts';
 import { createLocalSigner, generateSigningKey } from '../../lib/signers/local.ts';
 import type { Signer } from '../../lib/signers/signer.ts';
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings } from '../../lib/settings.ts';
+import { loadSettings } from '../../lib/config/settings.ts';
 import { type LocalServer, startLocalServer } from '../../local/server.ts';
 
 /**

@@ -1,8 +1,12 @@
-import { type AccessTokenClaims, type MintedToken, mintAccessToken } from '../../lib/access-token.ts';
-import type { Clock } from '../../lib/clock.ts';
-import type { Config } from '../../lib/config.ts';
+import type { Config } from '../../lib/config/config.ts';
+import {
+  type AccessTokenClaims,
+  type MintedToken,
+  mintAccessToken,
+} from '../../lib/exchange/access-token.ts';
+import type { Clock } from '../../lib/shared/clock.ts';
 import type { Signer } from '../../lib/signers/signer.ts';
-import type { TokenStore } from '../../lib/store.ts';
+import type { TokenStore } from '../../lib/stores/store.ts';
 
 export interface SelfTokenDeps {
   readonly config: Config;

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { TokenStore } from '../../lib/store.ts';
 import { DynamoStore } from '../../lib/stores/dynamodb.ts';
 import { ensureTable } from '../../lib/stores/dynamodb-table.ts';
 import { MemoryStore } from '../../lib/stores/memory.ts';
+import type { TokenStore } from '../../lib/stores/store.ts';
 import { localDynamoClient } from '../../local/embedded-dynamodb.ts';
 import { BACKENDS, type BackendKind, type DynamoBackend } from './dynamo-backends.ts';
 

@@ -12,7 +12,7 @@ import {
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import { type AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { mintAccessToken } from '../../../lib/access-token.ts';
+import { mintAccessToken } from '../../../lib/exchange/access-token.ts';
 import type { Signer } from '../../../lib/signers/signer.ts';
 import {
   derSignature,

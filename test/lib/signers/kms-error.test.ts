@@ -14,14 +14,14 @@ import {
 } from '@aws-sdk/client-kms';
 import { exportJWK, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../lib/audit.ts';
-import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../../lib/claims.ts';
-import { parseConfig } from '../../../lib/config.ts';
-import { errorBody, OAuthError } from '../../../lib/errors.ts';
+import { parseConfig } from '../../../lib/config/config.ts';
+import { createTokenExchange } from '../../../lib/exchange/token-exchange.ts';
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../../lib/shared/claims.ts';
+import { errorBody, OAuthError } from '../../../lib/shared/errors.ts';
+import { silentLogger } from '../../../lib/shared/log.ts';
 import { createKmsSigner } from '../../../lib/signers/kms.ts';
 import { kmsError } from '../../../lib/signers/kms-error.ts';
 import { MemoryStore } from '../../../lib/stores/memory.ts';
-import { createTokenExchange } from '../../../lib/token-exchange.ts';
 import { derSignature } from './digest-signatures.ts';
 import { type FakeKey, fakeKey, fakeKms, mintWith } from './fake-kms.ts';
 

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../lib/config.ts';
-import type { OAuthError } from '../../../lib/errors.ts';
+import { ConfigError } from '../../../lib/config/config.ts';
+import type { OAuthError } from '../../../lib/shared/errors.ts';
 import { createKmsSigner } from '../../../lib/signers/kms.ts';
 import { type FakeKey, fakeKey, fakeKms, mintWith, variant } from './fake-kms.ts';
 

@@ -1,9 +1,9 @@
 import { GetPublicKeyCommand, KMSClient, KMSServiceException } from '@aws-sdk/client-kms';
 import { createLocalJWKSet, type JWK, jwtVerify } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mintAccessToken } from '../../../lib/access-token.ts';
-import type { SigningAlgorithm } from '../../../lib/claims.ts';
-import { OAuthError } from '../../../lib/errors.ts';
+import { mintAccessToken } from '../../../lib/exchange/access-token.ts';
+import type { SigningAlgorithm } from '../../../lib/shared/claims.ts';
+import { OAuthError } from '../../../lib/shared/errors.ts';
 import { createKmsSigner } from '../../../lib/signers/kms.ts';
 import { createLocalSigner } from '../../../lib/signers/local.ts';
 import type { Signer } from '../../../lib/signers/signer.ts';

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, type JWK, jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mintAccessToken } from '../../../lib/access-token.ts';
-import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../../lib/claims.ts';
+import { mintAccessToken } from '../../../lib/exchange/access-token.ts';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../../lib/shared/claims.ts';
 import {
   createLocalSigner,
   generateSigningKey,

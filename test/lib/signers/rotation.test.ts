@@ -1,8 +1,8 @@
 import { createLocalJWKSet, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PUBLIC_CACHE } from '../../../lambdas/http.ts';
-import { mintAccessToken } from '../../../lib/access-token.ts';
-import { parseConfig } from '../../../lib/config.ts';
+import { parseConfig } from '../../../lib/config/config.ts';
+import { mintAccessToken } from '../../../lib/exchange/access-token.ts';
 import { createKmsSigner } from '../../../lib/signers/kms.ts';
 import type { Signer } from '../../../lib/signers/signer.ts';
 import { type FakeKey, type FakeKms, fakeKey, fakeKms } from './fake-kms.ts';

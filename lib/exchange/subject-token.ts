@@ -1,0 +1,148 @@
+import type { JWTPayload } from 'jose';
+import type { Config, TrustedIssuerConfig } from '../config/config.ts';
+import { recordedToken } from '../revocation/revocation.ts';
+import { SELF_ISSUER, TOKEN_TYPE, type VerifyAlgorithm } from '../shared/claims.ts';
+import type { Clock } from '../shared/clock.ts';
+import { invalidRequest } from '../shared/errors.ts';
+import { readCompactJws } from '../shared/jws.ts';
+import { type KeyResolver, localKeySet, remoteKeySet } from '../shared/key-sets.ts';
+import { failure, verifyPinnedJwt } from '../shared/pinned-jwt.ts';
+import type { Signer } from '../signers/signer.ts';
+import type { TokenStore } from '../stores/store.ts';
+import { AT_JWT, createOwnTokenVerifier, FORBIDDEN_HEADERS, OWN_ALGORITHMS } from './own-token.ts';
+
+/**
+ * Verification of presented tokens (subject and actor): strict shape, a trusted issuer chosen by
+ * exact `iss`, its pinned algorithms and audiences, keys only from the issuer's own JWKS, time
+ * claims with a small skew, and for this service's own tokens, `typ: at+jwt` and revocation.
+ */
+export type TokenRole = 'subject' | 'actor';
+
+export interface VerifiedToken {
+  /** The trusted issuer's name, or `self`. */
+  readonly issuerName: string;
+  readonly issuer: TrustedIssuerConfig | undefined;
+  /**
+   * The trusted issuer that first vouched for `sub`: the issuer's own name, or for a token minted
+   * here, the origin recorded in its `TOKEN#` item. Policies on `self` can require it (`origin`).
+   */
+  readonly origin: string;
+  readonly claims: JWTPayload & { sub: string; exp: number };
+}
+
+interface IssuerEntry {
+  readonly name: string;
+  readonly config: TrustedIssuerConfig | undefined;
+  readonly algorithms: readonly VerifyAlgorithm[];
+  readonly audiences: readonly string[];
+  readonly keys: KeyResolver;
+}
+
+export interface TokenVerifierDeps {
+  readonly config: Config;
+  readonly signer: Signer;
+  readonly store: TokenStore;
+  readonly clock: Clock;
+  readonly fetch?: typeof fetch;
+}
+
+export type TokenVerifier = (token: string, tokenType: string, role: TokenRole) => Promise<VerifiedToken>;
+
+export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
+  const { config, clock } = deps;
+  const byIssuer = new Map<string, IssuerEntry>();
+  for (const trusted of config.trustedIssuers) {
+    byIssuer.set(trusted.issuer, {
+      name: trusted.name,
+      config: trusted,
+      algorithms: trusted.algorithms,
+      audiences: trusted.audiences,
+      keys: remoteKeySet({ issuer: trusted.issuer, jwksUri: trusted.jwksUri, clock, fetch: deps.fetch }),
+    });
+  }
+  const self: IssuerEntry = {
+    name: SELF_ISSUER,
+    config: undefined,
+    algorithms: OWN_ALGORITHMS,
+    audiences: [config.issuer],
+    keys: localKeySet(() => deps.signer.publicKeys()),
+  };
+  byIssuer.set(config.issuer, self);
+  const verifyOwnToken = createOwnTokenVerifier({ ...deps, keys: self.keys });
+
+  return async (token, tokenType, role) => {
+    const refuse = (reason: string, cause?: unknown) =>
+      invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.${reason}`, cause });
+
+    if (Buffer.byteLength(token) > config.maxTokenBytes) throw refuse('too_large');
+    let header: Readonly<Record<string, unknown>>;
+    let payload: Readonly<Record<string, unknown>>;
+    try {
+      ({ header, payload } = readCompactJws(token));
+    } catch (error) {
+      throw refuse('malformed', error);
+    }
+    const forbidden = FORBIDDEN_HEADERS.find((name) => name in header);
+    if (forbidden) throw refuse(`header_${forbidden}`);
+    if ('cty' in header) throw refuse('nested_jwt');
+
+    const entry = typeof payload.iss === 'string' ? byIssuer.get(payload.iss) : undefined;
+    if (!entry) throw refuse('untrusted_issuer');
+    if (typeof header.alg !== 'string' || !entry.algorithms.includes(header.alg as VerifyAlgorithm)) {
+      throw refuse('alg_not_allowed');
+    }
+    const typ = typeof header.typ === 'string' ? header.typ : undefined;
+    const isAccessTokenJwt = typ !== undefined && AT_JWT.test(typ);
+    if (entry === self) {
+      // Our own tokens are RFC 9068 access tokens: never an ID token, never without typ.
+      if (!isAccessTokenJwt) throw refuse('self_not_at_jwt');
+      if (tokenType === TOKEN_TYPE.idToken) throw refuse('token_type_mismatch');
+    } else if (tokenType === TOKEN_TYPE.idToken && isAccessTokenJwt) {
+      throw refuse('token_type_mismatch');
+    }
+
+    let claims: JWTPayload;
+    if (entry === self) {
+      try {
+        // The one verifier of this service's own tokens, shared with introspection and revocation.
+        claims = await verifyOwnToken(token, { audience: config.issuer, jws: { header, payload } });
+      } catch (error) {
+        throw failure(error, refuse);
+      }
+    } else {
+      const pins = {
+        issuer: payload.iss as string,
+        audience: [...entry.audiences],
+        algorithms: [...entry.algorithms],
+        keys: entry.keys,
+        clockSkew: config.clockSkew,
+        clock,
+      };
+      claims = await verifyPinnedJwt(token, pins, refuse);
+    }
+    if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw refuse('missing_sub');
+    // An external `act` names an actor no policy here vetted; carried on, it would become the
+    // current actor (RFC 8693 §4.1) of the minted token. Only this service's own `act` chains on.
+    if (entry !== self && claims.act !== undefined) throw refuse('external_act');
+    // A sender-constrained token (DPoP, mTLS) is useless to a thief without its key; exchanged
+    // here it would come back as a plain bearer token. Proof of possession is not implemented.
+    if (claims.cnf !== undefined) throw refuse('sender_constrained');
+
+    let origin = entry.name;
+    if (entry === self) {
+      if (typeof claims.jti !== 'string') throw refuse('missing_jti');
+      const { state, record } = await recordedToken(deps.store, claims.jti, claims.sub);
+      if (state === 'unknown') throw refuse('self_unknown_jti');
+      if (state === 'revoked') throw refuse('revoked');
+      origin = record!.subjectIssuer;
+    }
+    if (entry.config?.oneTimeUse && typeof claims.jti !== 'string') throw refuse('missing_jti');
+
+    return {
+      issuerName: entry.name,
+      issuer: entry.config,
+      origin,
+      claims: claims as VerifiedToken['claims'],
+    };
+  };
+}

@@ -1,0 +1,142 @@
+import type { Config } from '../config/config.ts';
+import { compilePolicies, type PolicyEngine } from '../policy/policy.ts';
+import { SELF_ISSUER } from '../shared/claims.ts';
+import { type Clock, epochSeconds } from '../shared/clock.ts';
+import { invalidRequest, OAuthError, toOAuthError } from '../shared/errors.ts';
+import { type Logger, tokenFingerprint } from '../shared/log.ts';
+import type { Signer } from '../signers/signer.ts';
+import type { TokenStore } from '../stores/store.ts';
+import { mintAccessToken } from './access-token.ts';
+import type { Form } from './form.ts';
+import {
+  createTokenVerifier,
+  type TokenRole,
+  type TokenVerifier,
+  type VerifiedToken,
+} from './subject-token.ts';
+import { parseTokenExchangeRequest } from './token-request.ts';
+
+/**
+ * The RFC 8693 token exchange grant: parse -> verify subject (and actor) token -> policy ->
+ * mint -> record the jti -> respond. No token leaves unless its record was written.
+ */
+export interface TokenResponse {
+  readonly access_token: string;
+  readonly issued_token_type: string;
+  readonly token_type: 'Bearer';
+  readonly expires_in: number;
+  readonly scope?: string;
+}
+
+export interface TokenExchangeDeps {
+  readonly config: Config;
+  readonly signer: Signer;
+  readonly store: TokenStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Used to fetch issuers' discovery documents and JWKS (tests inject one). */
+  readonly fetch?: typeof fetch;
+}
+
+export interface TokenExchange {
+  exchange(form: Form): Promise<TokenResponse>;
+  readonly policies: PolicyEngine;
+  readonly verifyToken: TokenVerifier;
+}
+
+export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
+  const { config, signer, store, clock, logger } = deps;
+  const policies = compilePolicies(config);
+  const verifyToken = createTokenVerifier(deps);
+
+  /** Records the first use of a token from a `oneTimeUse` issuer; a second use is a replay. */
+  async function spendOneTimeToken(token: VerifiedToken, role: TokenRole): Promise<void> {
+    if (!token.issuer?.oneTimeUse) return;
+    // Kept until the token can no longer be accepted: its exp plus the clock skew we allow.
+    const until = token.claims.exp + config.clockSkew;
+    const first = await store.markSubjectTokenUsed(token.issuer.issuer, token.claims.jti!, until);
+    if (!first)
+      throw invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.replayed` });
+  }
+
+  async function exchange(form: Form): Promise<TokenResponse> {
+    const started = performance.now();
+    const audit: Record<string, unknown> = {};
+    const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
+    try {
+      const request = parseTokenExchangeRequest(form);
+      audit.subject_token = tokenFingerprint(request.subjectToken);
+      audit.target = request.target;
+      const [subject, actor] = await Promise.all([
+        verifyToken(request.subjectToken, request.subjectTokenType, 'subject'),
+        request.actorToken ? verifyToken(request.actorToken, request.actorTokenType!, 'actor') : undefined,
+      ]);
+      audit.sub = subject.claims.sub;
+      audit.subject_issuer = subject.issuerName;
+      if (actor) audit.actor = actor.claims.sub;
+
+      const grant = policies.decide({ subject, actor, audience: request.target, scopes: request.scopes });
+      audit.policy = grant.policy.name;
+
+      const iat = epochSeconds(clock);
+      // A chained token never outlives the token it was exchanged from: re-exchanging cannot
+      // keep a credential alive past its first expiry, and revoking it bounds all its children.
+      const lifetime =
+        subject.issuerName === SELF_ISSUER
+          ? Math.min(grant.lifetime, subject.claims.exp - iat)
+          : grant.lifetime;
+      if (lifetime <= 0)
+        throw invalidRequest('subject_token could not be verified', { reason: 'subject_token.expired' });
+      const scope = grant.scopes.length > 0 ? grant.scopes.join(' ') : undefined;
+      const minted = await mintAccessToken(signer, {
+        iss: config.issuer,
+        sub: subject.claims.sub,
+        aud: request.target,
+        clientId: grant.policy.clientId,
+        scope,
+        act: grant.act,
+        iat,
+        lifetime,
+        copied: Object.fromEntries(grant.policy.copyClaims.map((name) => [name, subject.claims[name]])),
+      });
+      audit.jti = minted.jti;
+      // One-time tokens are spent only after signing succeeded, so a KMS fault (the likeliest one)
+      // leaves the caller's token usable for a retry. Racing uses: exactly one conditional put wins.
+      await spendOneTimeToken(subject, 'subject');
+      if (actor) await spendOneTimeToken(actor, 'actor');
+      await store.recordIssued({
+        jti: minted.jti,
+        sub: subject.claims.sub,
+        aud: request.target,
+        clientId: grant.policy.clientId,
+        scope,
+        iat,
+        exp: iat + lifetime,
+        subjectIssuer: subject.origin,
+        policy: grant.policy.name,
+      });
+      logger.info('token.issued', { ...audit, expires_in: lifetime, scope, duration_ms: elapsed() });
+      return {
+        access_token: minted.token,
+        issued_token_type: request.issuedTokenType,
+        token_type: 'Bearer',
+        expires_in: lifetime,
+        ...(scope ? { scope } : {}),
+      };
+    } catch (thrown) {
+      const error = toOAuthError(thrown);
+      const fields = {
+        ...audit,
+        error: error.code,
+        reason: error.reason,
+        cause: error.cause,
+        duration_ms: elapsed(),
+      };
+      if (error.status >= 500) logger.error('token.failed', fields);
+      else logger.info('token.refused', { ...fields, cause: undefined });
+      throw error instanceof OAuthError ? error : thrown;
+    }
+  }
+
+  return { exchange, policies, verifyToken };
+}

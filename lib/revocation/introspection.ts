@@ -1,0 +1,55 @@
+import type { JWTPayload } from 'jose';
+import type { OwnTokenVerifier } from '../exchange/own-token.ts';
+import { OAuthError } from '../shared/errors.ts';
+import { type Logger, tokenFingerprint } from '../shared/log.ts';
+import type { TokenStore } from '../stores/store.ts';
+import { tokenState } from './revocation.ts';
+
+/**
+ * RFC 7662 token introspection of this service's own tokens. A token is active only when its
+ * signature verifies against this service's signer keys, it is unexpired (`exp` is compared on
+ * every read, so lazy TTL deletion never matters), its jti was recorded, and neither the token
+ * nor its subject was revoked (strongly consistent reads). Anything else is exactly
+ * `{"active": false}`: the response never says why.
+ */
+export type IntrospectionResponse =
+  | { readonly active: false }
+  | (JWTPayload & { readonly active: true; readonly token_type: 'Bearer' });
+
+export type Introspect = (token: string) => Promise<IntrospectionResponse>;
+
+export interface IntrospectionDeps {
+  readonly store: TokenStore;
+  readonly logger: Logger;
+  readonly verifyOwnToken: OwnTokenVerifier;
+}
+
+const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
+
+export function createIntrospection(deps: IntrospectionDeps): Introspect {
+  const { store, logger, verifyOwnToken } = deps;
+
+  return async (token) => {
+    const fields: Record<string, unknown> = { token: tokenFingerprint(token) };
+    const inactive = (reason: string) => {
+      logger.info('token.introspected', { ...fields, active: false, reason });
+      return INACTIVE;
+    };
+    let claims: Awaited<ReturnType<OwnTokenVerifier>>;
+    try {
+      claims = await verifyOwnToken(token);
+    } catch (error) {
+      // An unavailable key source is not an inactive token: the resource server should retry.
+      if (error instanceof OAuthError && error.status >= 500) throw error;
+      return inactive(error instanceof OAuthError ? error.reason : 'invalid');
+    }
+    fields.jti = claims.jti;
+    fields.sub = claims.sub;
+    const state = await tokenState(store, claims.jti, claims.sub);
+    if (state !== 'active') return inactive(state === 'revoked' ? 'revoked' : 'unknown_jti');
+    logger.info('token.introspected', { ...fields, active: true });
+    // RFC 7662 §2.2: the token's own claims (scope, client_id, sub, aud, iss, exp, iat, nbf, jti,
+    // act, copied claims); `active` and `token_type` are set last so no claim can shadow them.
+    return { ...claims, active: true, token_type: 'Bearer' };
+  };
+}

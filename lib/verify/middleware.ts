@@ -1,0 +1,105 @@
+import type { MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { toOAuthError } from '../shared/errors.ts';
+import type { Logger } from '../shared/log.ts';
+import type { AccessTokenVerifier, VerifiedAccessTokenClaims } from './verifier.ts';
+
+/**
+ * middy middleware for consumer Lambdas behind API Gateway (HTTP API, payload v2): takes the
+ * bearer token from `Authorization`, verifies it, and puts the claims on
+ * `context.accessToken`; otherwise answers as RFC 6750 §3 says, with a `WWW-Authenticate`
+ * challenge: no credentials -> 401 without an error code; malformed header -> 400
+ * `invalid_request`; bad, expired or revoked token -> 401 `invalid_token`; missing scope ->
+ * 403 `insufficient_scope` with the needed `scope`. When the STS cannot be reached to decide
+ * (keys or a revocation check), 503 with `Retry-After`: it fails closed.
+ */
+export interface AccessTokenContext {
+  accessToken: VerifiedAccessTokenClaims;
+}
+
+export interface AccessTokenAuthOptions {
+  readonly verifier: AccessTokenVerifier;
+  /** Scopes this handler needs beyond the verifier's `requiredScopes`. */
+  readonly scopes?: readonly string[];
+  /** The challenge's `realm` (RFC 6750 §3); omitted when unset. */
+  readonly realm?: string;
+  /** Refusals are logged here (reason and status; never the token). */
+  readonly logger?: Logger;
+}
+
+type Event = APIGatewayProxyEventV2;
+const BEARER = /^bearer(?: |$)/i;
+type Result = APIGatewayProxyStructuredResultV2;
+
+const quoted = (value: string): string => `"${value.replace(/[\\"]/g, (ch) => `\\${ch}`)}"`;
+
+function challenge(realm: string | undefined, params: ReadonlyArray<readonly [string, string]>): string {
+  const all = realm === undefined ? params : [['realm', realm] as const, ...params];
+  return all.length === 0
+    ? 'Bearer'
+    : `Bearer ${all.map(([name, value]) => `${name}=${quoted(value)}`).join(', ')}`;
+}
+
+/** The `Authorization` header: API Gateway v2 lower-cases names; anything else is looked up slowly. */
+function authorization(event: Event): string | undefined {
+  const headers = event.headers;
+  if (headers === undefined || headers === null) return undefined;
+  const value = headers.authorization;
+  if (value !== undefined) return value;
+  for (const name in headers) if (name.toLowerCase() === 'authorization') return headers[name];
+  return undefined;
+}
+
+export function accessTokenAuth(
+  options: AccessTokenAuthOptions,
+): MiddlewareObj<Event, Result, Error, Context & AccessTokenContext> {
+  const { verifier, realm, logger } = options;
+  const scopes = options.scopes ?? [];
+  const needed = [...new Set([...verifier.requiredScopes, ...scopes])].join(' ');
+
+  const refusal = (status: number, error: string | undefined, description?: string): Result => {
+    const params: Array<readonly [string, string]> = [];
+    if (error) params.push(['error', error]);
+    if (description) params.push(['error_description', description]);
+    if (error === 'insufficient_scope' && needed) params.push(['scope', needed]);
+    return {
+      statusCode: status,
+      headers: {
+        'WWW-Authenticate': challenge(realm, params),
+        'Cache-Control': 'no-store',
+        ...(error ? { 'Content-Type': 'application/json' } : {}),
+      },
+      body: error
+        ? JSON.stringify({ error, ...(description ? { error_description: description } : {}) })
+        : '',
+    };
+  };
+  return {
+    before: async (request) => {
+      const header = authorization(request.event);
+      // RFC 7235: the scheme is case-insensitive; another scheme is no bearer credential at all.
+      if (header === undefined || !BEARER.test(header)) return refusal(401, undefined);
+      const token = header.slice(7).trim();
+      if (token.length === 0 || token.includes(' ')) {
+        logger?.info('access_token.refused', { status: 400, reason: 'malformed_authorization' });
+        return refusal(400, 'invalid_request', 'the Authorization header is malformed');
+      }
+      try {
+        request.context.accessToken = await verifier.verify(token, scopes);
+        return undefined;
+      } catch (thrown) {
+        const error = toOAuthError(thrown);
+        logger?.info('access_token.refused', { status: error.status, reason: error.reason });
+        if (error.code === 'invalid_token' || error.code === 'insufficient_scope') {
+          return refusal(error.status, error.code, error.description);
+        }
+        const retry = error.retryAfter === undefined ? {} : { 'Retry-After': String(error.retryAfter) };
+        return {
+          statusCode: error.status,
+          headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...retry },
+          body: JSON.stringify({ error: error.expose ? error.code : 'server_error' }),
+        };
+      }
+    },
+  };
+}
