@@ -3,31 +3,25 @@ import type { OwnTokenVerifier } from '../exchange/own-token.ts';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { invalidRequest, OAuthError } from '../shared/errors.ts';
 import { type Logger, tokenFingerprint } from '../shared/log.ts';
-import { isRevoked, type TokenRecord, type TokenStore } from '../stores/store.ts';
+import { readTokenState, type TokenState } from '../shared/token-record.ts';
+import type { TokenStore } from '../stores/store.ts';
 
 /**
  * Revocation of issued tokens: by the holder presenting the token (RFC 7009), and by an admin,
  * by `jti` or for every token of a subject issued up to now (`SUBJECT#<sub>` `revokedBefore`).
- * `tokenState` is the one place that decides whether a recorded token is still live; chained
- * exchange, introspection and the downstream verifier's table check all read it.
+ * Whether a recorded token is still live is decided in one place, `readTokenState` in
+ * `shared/token-record.ts`; chained exchange, introspection and the downstream verifier's table
+ * check all read it (here through `recordedToken` and `tokenState`).
  */
 
-/** `unknown`: no record for this jti, so the token was never issued here (or expired long ago). */
-export type TokenState = 'active' | 'revoked' | 'unknown';
+export type { TokenState } from '../shared/token-record.ts';
 
 /** Reads the token record and its subject's `revokedBefore` (both strongly consistent) in parallel. */
-export async function recordedToken(
-  store: TokenStore,
-  jti: string,
-  sub: string,
-): Promise<{ state: TokenState; record: TokenRecord | undefined }> {
-  const [record, revokedBefore] = await Promise.all([store.getToken(jti), store.subjectRevokedBefore(sub)]);
-  if (!record) return { state: 'unknown', record };
-  return { state: isRevoked(record, revokedBefore) ? 'revoked' : 'active', record };
-}
+export const recordedToken = readTokenState;
 
+/** The state of a recorded token: `active`, `revoked`, or `unknown` (never recorded here). */
 export async function tokenState(store: TokenStore, jti: string, sub: string): Promise<TokenState> {
-  return (await recordedToken(store, jti, sub)).state;
+  return (await readTokenState(store, jti, sub)).state;
 }
 
 export interface RevocationDeps {

@@ -6,6 +6,7 @@ import {
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { PARTITION_KEY, TTL_ATTRIBUTE } from '../shared/token-table.ts';
 
 /**
  * Creates the single table (partition key `pk`, TTL on `ttl`) when it is missing: for the local
@@ -22,8 +23,8 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     await client.send(
       new CreateTableCommand({
         TableName: tableName,
-        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: PARTITION_KEY, KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: PARTITION_KEY, AttributeType: 'S' }],
         BillingMode: 'PAY_PER_REQUEST',
       }),
     );
@@ -39,7 +40,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
     await client.send(
       new UpdateTimeToLiveCommand({
         TableName: tableName,
-        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
       }),
     );
   } catch {

@@ -7,6 +7,18 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { OAuthError, serverError, temporarilyUnavailable } from '../shared/errors.ts';
+import {
+  numberAttribute,
+  PARTITION_KEY,
+  REVOKED_AT,
+  REVOKED_BEFORE,
+  seenKey,
+  subjectKey,
+  TTL_ATTRIBUTE,
+  tokenItem,
+  tokenKey,
+  tokenRecordFromItem,
+} from '../shared/token-table.ts';
 import type { IssuedToken, TokenRecord, TokenStore } from './store.ts';
 
 /**
@@ -52,9 +64,6 @@ export function dynamoError(operation: string, error: unknown): OAuthError {
 
 const S = (value: string): AttributeValue => ({ S: value });
 const N = (value: number): AttributeValue => ({ N: String(value) });
-const num = (item: Record<string, AttributeValue>, key: string): number | undefined =>
-  item[key]?.N === undefined ? undefined : Number(item[key].N);
-const str = (item: Record<string, AttributeValue>, key: string): string | undefined => item[key]?.S;
 
 export class DynamoStore implements TokenStore {
   readonly #client: DynamoDBClient;
@@ -81,20 +90,8 @@ export class DynamoStore implements TokenStore {
   }
 
   async recordIssued(token: IssuedToken): Promise<void> {
-    const item: Record<string, AttributeValue> = {
-      pk: S(`TOKEN#${token.jti}`),
-      sub: S(token.sub),
-      aud: S(token.aud),
-      client_id: S(token.clientId),
-      iat: N(token.iat),
-      exp: N(token.exp),
-      subject_issuer: S(token.subjectIssuer),
-      policy: S(token.policy),
-      ttl: N(token.exp),
-    };
-    if (token.scope) item.scope = S(token.scope);
     try {
-      await this.#send('put_token', this.#put(item));
+      await this.#send('put_token', this.#put(tokenItem(token)));
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException)
         throw serverError('dynamodb.put_token.jti_exists', error);
@@ -105,29 +102,17 @@ export class DynamoStore implements TokenStore {
   async getToken(jti: string): Promise<TokenRecord | undefined> {
     const { Item: item } = await this.#send<{ Item?: Record<string, AttributeValue> }>(
       'get_token',
-      new GetItemCommand({ TableName: this.#table, Key: { pk: S(`TOKEN#${jti}`) }, ConsistentRead: true }),
+      this.#get(tokenKey(jti)),
     );
-    if (!item) return undefined;
-    return {
-      jti,
-      sub: str(item, 'sub') ?? '',
-      aud: str(item, 'aud') ?? '',
-      clientId: str(item, 'client_id') ?? '',
-      scope: str(item, 'scope'),
-      iat: num(item, 'iat') ?? 0,
-      exp: num(item, 'exp') ?? 0,
-      subjectIssuer: str(item, 'subject_issuer') ?? '',
-      policy: str(item, 'policy') ?? '',
-      revokedAt: num(item, 'revokedAt'),
-    };
+    return item ? tokenRecordFromItem(jti, item) : undefined;
   }
 
   async subjectRevokedBefore(sub: string): Promise<number | undefined> {
     const { Item: item } = await this.#send<{ Item?: Record<string, AttributeValue> }>(
       'get_subject',
-      new GetItemCommand({ TableName: this.#table, Key: { pk: S(`SUBJECT#${sub}`) }, ConsistentRead: true }),
+      this.#get(subjectKey(sub)),
     );
-    return item ? num(item, 'revokedBefore') : undefined;
+    return item ? numberAttribute(item, REVOKED_BEFORE) : undefined;
   }
 
   async revokeToken(jti: string, at: number): Promise<boolean> {
@@ -136,9 +121,9 @@ export class DynamoStore implements TokenStore {
         'revoke_token',
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: { pk: S(`TOKEN#${jti}`) },
-          UpdateExpression: 'SET revokedAt = if_not_exists(revokedAt, :at)',
-          ConditionExpression: 'attribute_exists(pk)',
+          Key: { [PARTITION_KEY]: S(tokenKey(jti)) },
+          UpdateExpression: `SET ${REVOKED_AT} = if_not_exists(${REVOKED_AT}, :at)`,
+          ConditionExpression: `attribute_exists(${PARTITION_KEY})`,
           ExpressionAttributeValues: { ':at': N(at) },
         }),
       );
@@ -156,9 +141,9 @@ export class DynamoStore implements TokenStore {
         'revoke_subject',
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: { pk: S(`SUBJECT#${sub}`) },
-          UpdateExpression: 'SET revokedBefore = :before',
-          ConditionExpression: 'attribute_not_exists(revokedBefore) OR revokedBefore < :before',
+          Key: { [PARTITION_KEY]: S(subjectKey(sub)) },
+          UpdateExpression: `SET ${REVOKED_BEFORE} = :before`,
+          ConditionExpression: `attribute_not_exists(${REVOKED_BEFORE}) OR ${REVOKED_BEFORE} < :before`,
           ExpressionAttributeValues: { ':before': N(before) },
         }),
       );
@@ -169,7 +154,10 @@ export class DynamoStore implements TokenStore {
 
   async markSubjectTokenUsed(issuer: string, jti: string, exp: number): Promise<boolean> {
     try {
-      await this.#send('put_seen', this.#put({ pk: S(`SEEN#${issuer}#${jti}`), ttl: N(exp) }));
+      await this.#send(
+        'put_seen',
+        this.#put({ [PARTITION_KEY]: S(seenKey(issuer, jti)), [TTL_ATTRIBUTE]: N(exp) }),
+      );
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
@@ -177,11 +165,19 @@ export class DynamoStore implements TokenStore {
     }
   }
 
+  #get(key: string): GetItemCommand {
+    return new GetItemCommand({
+      TableName: this.#table,
+      Key: { [PARTITION_KEY]: S(key) },
+      ConsistentRead: true,
+    });
+  }
+
   #put(item: Record<string, AttributeValue>): PutItemCommand {
     return new PutItemCommand({
       TableName: this.#table,
       Item: item,
-      ConditionExpression: 'attribute_not_exists(pk)',
+      ConditionExpression: `attribute_not_exists(${PARTITION_KEY})`,
     });
   }
 }

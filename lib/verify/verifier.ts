@@ -7,12 +7,11 @@ import {
   type JWTVerifyOptions,
   jwtVerify,
 } from 'jose';
-import { tokenState } from '../revocation/revocation.ts';
 import type { Clock } from '../shared/clock.ts';
 import { insufficientScope, invalidToken, OAuthError, temporarilyUnavailable } from '../shared/errors.ts';
 import { joseReason } from '../shared/jose-errors.ts';
+import { readTokenState, type TokenRecordReader } from '../shared/token-record.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
-import type { TokenStore } from '../stores/store.ts';
 
 /**
  * The verifier downstream services use for this STS's access tokens (RFC 9068 `at+jwt`): keys
@@ -53,10 +52,12 @@ export interface RevocationCheckOptions {
   /**
    * Where revocation is read. `'introspection'`: POST the token to the STS introspection
    * endpoint (taken from discovery unless `introspectionEndpoint` is set; authorize it with
-   * `headers` or a signing `fetch`). A `TokenStore`: a strongly consistent read of the STS table.
-   * A function: your own lookup.
+   * `headers` or a signing `fetch`). A function: a lookup, such as `dynamoRevocationLookup` from
+   * `serverless-sts/verifier/dynamodb` (a strongly consistent read of the STS table) or your own.
+   * A `TokenRecordReader` (the service's own token stores are readers): the same liveness decision
+   * the STS makes, over that reader.
    */
-  readonly via: 'introspection' | TokenStore | RevocationLookup;
+  readonly via: 'introspection' | TokenRecordReader | RevocationLookup;
   readonly introspectionEndpoint?: string;
   /** Headers of each introspection request, e.g. its credential. */
   readonly headers?: HeadersInput | (() => HeadersInput | Promise<HeadersInput>);
@@ -396,7 +397,7 @@ function revocationCheck(
       ? (token) => context.introspect(token)
       : typeof via === 'function'
         ? via
-        : async (_token, claims) => (await tokenState(via, claims.jti, claims.sub)) === 'active';
+        : async (_token, claims) => (await readTokenState(via, claims.jti, claims.sub)).state === 'active';
 
   async function ask(token: string, claims: VerifiedAccessTokenClaims): Promise<boolean> {
     try {
