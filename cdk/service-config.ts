@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,7 +52,11 @@ export function stageConfig(source: ConfigSource): StagedConfig {
   const dir = join(tmpdir(), 'serverless-sts-config', digest);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, CONFIG_FILE_NAME);
-  writeFileSync(file, text);
+  // Written aside and renamed into place: another synth (another process, even another checkout
+  // on this machine) may be copying the same content-addressed file at this moment.
+  const partial = `${file}.${process.pid}.${Date.now()}.partial`;
+  writeFileSync(partial, text);
+  renameSync(partial, file);
   return { config, source: origin, file };
 }
 
