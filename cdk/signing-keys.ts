@@ -1,12 +1,19 @@
+// The KMS signing keys of a TokenService and the `STS_KMS_KEY_IDS` list built from them, with the
+// semantics of lib/signers/kms.ts and docs/key-rotation.md: the first entry signs, the others are
+// only published (the next key before it signs, the previous one until its tokens expire).
+//
+// Grants follow the keys, not the slots: every key the construct owns (next, active, previous)
+// may be signed with by the signing roles, and every published key read by every role, each key
+// through its own IAM policy named after the key. A key therefore keeps its grants for as long
+// as it is in the props: `nextKey` can sign before it is activated (containers of the new
+// version never meet AccessDenied), `previousKey` until it is retired (containers of the old
+// version neither). When a key leaves the props, its policies are deleted in CloudFormation's
+// cleanup phase, after the functions run the new list.
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-
-/**
- * The KMS signing keys of a TokenService and the `STS_KMS_KEY_IDS` list built from them, with the
- * semantics of lib/signers/kms.ts and docs/key-rotation.md: the first entry signs, the others are
- * only published (the next key before it signs, the previous one until its tokens expire).
- */
+import { restrictKeyUse } from './key-policy.ts';
 
 /** The JWS algorithms the KMS signer supports. */
 export type KeyAlgorithm = 'ES256' | 'RS256' | 'PS256';
@@ -48,6 +55,13 @@ const ALGORITHMS_BY_SPEC: Readonly<Record<string, readonly KeyAlgorithm[]>> = {
   [kms.KeySpec.RSA_4096]: ['RS256', 'PS256'],
 };
 
+/** The KMS `SigningAlgorithm` of each JWS alg (lib/signers/kms-key.ts). */
+export const KMS_SIGNING_ALGORITHMS: Readonly<Record<KeyAlgorithm, string>> = {
+  ES256: 'ECDSA_SHA_256',
+  RS256: 'RSASSA_PKCS1_V1_5_SHA_256',
+  PS256: 'RSASSA_PSS_SHA_256',
+};
+
 export class SigningKeys extends Construct {
   /** The key that signs. */
   readonly active: kms.IKey;
@@ -57,6 +71,8 @@ export class SigningKeys extends Construct {
   readonly owned: ReadonlyMap<string, kms.Key>;
   /** The `STS_KMS_KEY_IDS` value: key ARNs, `#PS256` where an RSA key signs PS256. */
   readonly keyIds: string;
+  readonly #algorithms = new Map<kms.Key, KeyAlgorithm>();
+  readonly #external: readonly ExternalPublishedKey[];
 
   constructor(scope: Construct, id: string, props: SigningKeysProps) {
     super(scope, id);
@@ -74,6 +90,10 @@ export class SigningKeys extends Construct {
     for (const option of options) {
       const key = this.createKey(option, props.aliasPrefix, props.removalPolicy);
       owned.set(option.name, key);
+      this.#algorithms.set(
+        key,
+        option.algorithm ?? ALGORITHMS_BY_SPEC[option.keySpec ?? kms.KeySpec.ECC_NIST_P256]![0]!,
+      );
       // RS256 and ES256 are the defaults of their key specs; the signer reads `#PS256`.
       entries.push(option.algorithm === 'PS256' ? `${key.keyArn}#PS256` : key.keyArn);
     }
@@ -85,6 +105,50 @@ export class SigningKeys extends Construct {
     this.active = owned.get(signing.name)!;
     this.published = [...owned.values(), ...external.map(({ key }) => key)];
     this.keyIds = entries.join(',');
+    this.#external = external;
+  }
+
+  /**
+   * Gives `readers` `kms:GetPublicKey` on every published key and `signers` `kms:Sign` on every
+   * owned key (with the key's one signing algorithm, on digests), each key through its own IAM
+   * policies; and makes each owned key's policy deny `kms:Sign` to every principal but
+   * `signers`, and any Sign that is not a digest in that algorithm. Returns the policies: a
+   * function must depend on them, so its grants exist before it runs with a new key list.
+   */
+  grantUse(readers: readonly iam.IRole[], signers: readonly iam.IRole[]): iam.Policy[] {
+    const policies: iam.Policy[] = [];
+    const policy = (
+      scope: Construct,
+      id: string,
+      roles: readonly iam.IRole[],
+      statement: iam.PolicyStatement,
+    ) => {
+      if (roles.length === 0) return;
+      policies.push(new iam.Policy(scope, id, { roles: [...roles], statements: [statement] }));
+    };
+    for (const [key, alg] of this.#algorithms) {
+      const require = {
+        'kms:MessageType': ['DIGEST'],
+        'kms:SigningAlgorithm': [KMS_SIGNING_ALGORITHMS[alg]],
+      };
+      restrictKeyUse(key, { sid: 'Sign', actions: ['kms:Sign'], principals: signers, require });
+      policy(key, 'ReadPublicKey', readers, publicKeyStatement(key));
+      policy(
+        key,
+        'SignDigests',
+        signers,
+        new iam.PolicyStatement({
+          actions: ['kms:Sign'],
+          resources: [key.keyArn],
+          conditions: { StringEquals: require },
+        }),
+      );
+    }
+    for (const { key } of this.#external) {
+      // Keyed by the import's construct address: stable while the import stays where it is.
+      policy(this, `ReadExternalPublicKey${key.node.addr.slice(0, 12)}`, readers, publicKeyStatement(key));
+    }
+    return policies;
   }
 
   private createKey(options: SigningKeyOptions, aliasPrefix: string, removalPolicy?: RemovalPolicy): kms.Key {
@@ -113,3 +177,6 @@ export class SigningKeys extends Construct {
     });
   }
 }
+
+const publicKeyStatement = (key: kms.IKey) =>
+  new iam.PolicyStatement({ actions: ['kms:GetPublicKey'], resources: [key.keyArn] });

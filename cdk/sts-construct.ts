@@ -29,6 +29,7 @@ import { HANDLERS, ROUTES, type Route } from '../lambdas/routes.ts';
 import type { Config } from '../lib/config/config.ts';
 import { CONFIG_PATH_IN_LAMBDA, HANDLER_EXPORT, lambdaBundling } from './bundling.ts';
 import { accessOf, type HandlerAccess } from './handler-access.ts';
+import { KeyUseAlerts } from './key-policy.ts';
 import { type AlarmThresholds, TokenServiceMonitoring } from './monitoring.ts';
 import { type ConfigSource, checkIssuerForDomain, stageConfig } from './service-config.ts';
 import { type ExternalPublishedKey, type SigningKeyOptions, SigningKeys } from './signing-keys.ts';
@@ -163,6 +164,8 @@ export class TokenService extends Construct {
   /** The API routes, keyed `METHOD path` as in the route table. */
   readonly routes: ReadonlyMap<string, HttpRoute>;
   readonly monitoring: TokenServiceMonitoring;
+  /** EventBridge rules: a Sign by anyone but the token function, and any change of the keys. */
+  readonly keyAlerts: KeyUseAlerts;
 
   constructor(scope: Construct, id: string, props: TokenServiceProps) {
     super(scope, id);
@@ -278,6 +281,21 @@ export class TokenService extends Construct {
     this.functions = functions;
     this.entries = entryPaths;
 
+    // Key grants and key policies: every role reads the public keys; only the roles of signing
+    // handlers may sign, and the key policies deny Sign to everyone else (cdk/key-policy.ts).
+    const roles = [...functions.values()].map((fn) => fn.role as iam.Role);
+    const signers = [...functions]
+      .filter(([handler]) => accessOf(handler, props.handlerAccess).sign)
+      .map(([, fn]) => fn.role as iam.Role);
+    const keyPolicies = keys.grantUse(roles, signers);
+    for (const fn of functions.values()) for (const policy of keyPolicies) fn.node.addDependency(policy);
+    this.keyAlerts = new KeyUseAlerts(this, 'KeyAlerts', {
+      keys: [...keys.owned.values()],
+      actions: ['kms:Sign'],
+      principals: signers,
+      topic: props.alarmTopic,
+    });
+
     // The routes, exactly as the table says; `iam` routes use IAM authorization.
     const iamAuthorizer = new HttpIamAuthorizer();
     const integrations = new Map(
@@ -331,7 +349,7 @@ export class TokenService extends Construct {
     return route.grantInvoke(grantee);
   }
 
-  /** Least privilege: its own log group, public keys, and only what `access` lists. */
+  /** Least privilege: its own log group and table access here; key access in SigningKeys.grantUse. */
   private createRole(
     name: string,
     handler: string,
@@ -343,22 +361,6 @@ export class TokenService extends Construct {
       description: `STS ${handler} handler`,
     });
     logGroup.grantWrite(role);
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'PublishedKeys',
-        actions: ['kms:GetPublicKey'],
-        resources: this.publishedKeys.map((key) => key.keyArn),
-      }),
-    );
-    if (access.sign) {
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'SignWithActiveKey',
-          actions: ['kms:Sign'],
-          resources: [this.signingKey.keyArn],
-        }),
-      );
-    }
     if (access.table.length > 0) {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
