@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type Config, ConfigError, loadConfigFile, parseConfig } from '../lib/config/config.ts';
+import { configWarnings } from '../lib/config/warnings.ts';
 import {
   type Command,
   EXIT,
@@ -67,7 +68,14 @@ export const configCommand: Command = async (values, positionals, io) => {
     }
     try {
       const config = parseConfig(JSON.parse(text) as unknown, file);
-      return { file, valid: true, policies: config.policies.length, problems: [] as readonly string[] };
+      const warnings = configWarnings(config);
+      return {
+        file,
+        valid: true,
+        policies: config.policies.length,
+        problems: [] as readonly string[],
+        warnings,
+      };
     } catch (error) {
       if (error instanceof SyntaxError) {
         return { file, valid: false, problems: [`not valid JSON: ${error.message}`] };
@@ -78,8 +86,10 @@ export const configCommand: Command = async (values, positionals, io) => {
   });
   for (const result of results) {
     if (values.json) io.out(json(result, true));
-    else if (result.valid) io.out(`OK ${result.file} (${result.policies} policies)\n`);
-    else
+    else if (result.valid) {
+      io.out(`OK ${result.file} (${result.policies} policies)\n`);
+      for (const warning of result.warnings ?? []) io.err(`warning: ${result.file}: ${warning}\n`);
+    } else
       io.err(`invalid configuration ${result.file}:\n${result.problems.map((p) => `  - ${p}\n`).join('')}`);
   }
   return results.every((result) => result.valid) ? EXIT.ok : EXIT.refused;

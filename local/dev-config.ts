@@ -20,8 +20,8 @@ export function devConfig(base: string): Config {
         { name: 'dev', issuer: `${base}${DEV_ISSUER_PATH}`, algorithms: ['ES256'], audiences: [base] },
       ],
       policies: [
-        { name: 'dev', issuer: 'dev', subject: '*', audiences, scopes, actors, copyClaims: ['email'] },
-        { name: 'dev-chained', issuer: 'self', origin: 'dev', subject: '*', audiences, scopes, actors },
+        { name: 'dev', issuer: 'dev', subject: '**', audiences, scopes, actors, copyClaims: ['email'] },
+        { name: 'dev-chained', issuer: 'self', origin: 'dev', subject: '**', audiences, scopes, actors },
       ],
     },
     'the built-in development config',

@@ -17,6 +17,9 @@ const scopeToken = z
   .regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'expected an RFC 6749 scope token (no spaces)');
 /** Upper bounds, in seconds: a skew or lifetime beyond them is a typo, not a policy. */
 const MAX_TOKEN_LIFETIME = 86_400;
+const MAX_TOKEN_AGE = 7 * 86_400;
+/** Default `maxTokenAge` of a trusted issuer: the common IdP access-token lifetime. */
+export const DEFAULT_MAX_TOKEN_AGE = '1h';
 const MAX_CLOCK_SKEW = 300;
 
 /** Names that would reach an object's prototype when used as keys. */
@@ -43,6 +46,9 @@ const matcherShape = {
   origin: nonEmpty
     .optional()
     .describe('With issuer "self" only: the trusted issuer the chain of exchanges started from.'),
+  rootPolicy: nonEmpty
+    .optional()
+    .describe('With issuer "self" only: the policy that minted the first token of the chain.'),
 };
 
 export const configSchema = z
@@ -73,6 +79,11 @@ export const configSchema = z
             algorithms: z.array(z.enum(VERIFY_ALGORITHMS)).min(1).default(['RS256', 'ES256']),
             jwksUri: serviceUrl.optional().describe("Otherwise taken from the issuer's discovery document."),
             oneTimeUse: z.boolean().default(false),
+            maxTokenAge: duration
+              .default(DEFAULT_MAX_TOKEN_AGE)
+              .describe(
+                'The longest life of its tokens: one without iat is refused when it would outlive this, and, after its subject is revoked, until revokedBefore plus this.',
+              ),
           })
           .strict(),
       )
@@ -107,6 +118,8 @@ export interface Matcher {
   readonly claims: Readonly<Record<string, string>>;
   /** For `self` tokens: the trusted issuer that first vouched for the subject. */
   readonly origin: string | undefined;
+  /** For `self` tokens: the policy that minted the first token of the chain. */
+  readonly rootPolicy: string | undefined;
 }
 export interface ActorRule extends Matcher {
   readonly issuer: string;
@@ -128,6 +141,8 @@ export interface TrustedIssuerConfig {
   readonly algorithms: readonly VerifyAlgorithm[];
   readonly jwksUri: string | undefined;
   readonly oneTimeUse: boolean;
+  /** Seconds: the longest life this issuer's tokens may have (bounds tokens without `iat`). */
+  readonly maxTokenAge: number;
 }
 export interface Config {
   readonly issuer: string;
@@ -201,6 +216,8 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
     issuerUrls.add(trusted.issuer);
     if (trusted.issuer === file.issuer)
       problems.push(`trustedIssuers[${index}].issuer: this service's own issuer is trusted as "self"`);
+    if (seconds(trusted.maxTokenAge) > MAX_TOKEN_AGE)
+      problems.push(`trustedIssuers[${index}].maxTokenAge: must not exceed 7d`);
   });
   const knownIssuer = (name: string) => name === SELF_ISSUER || issuerNames.has(name);
   const policyNames = new Set<string>();
@@ -215,9 +232,13 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
   if (seconds(file.clockSkew) > MAX_CLOCK_SKEW) problems.push('clockSkew: must not exceed 5m');
   const checkMatcher = (
     at: string,
-    matcher: { issuer: string; origin?: string | undefined },
+    matcher: { issuer: string; origin?: string | undefined; rootPolicy?: string | undefined },
     rawClaims: unknown,
   ) => {
+    if (matcher.rootPolicy !== undefined && matcher.issuer !== SELF_ISSUER)
+      problems.push(`${at}.rootPolicy: only a rule with issuer "self" has a rootPolicy`);
+    if (matcher.rootPolicy !== undefined && !file.policies.some((p) => p.name === matcher.rootPolicy))
+      problems.push(`${at}.rootPolicy: "${matcher.rootPolicy}" is not a policy name`);
     if (!knownIssuer(matcher.issuer))
       problems.push(`${at}.issuer: "${matcher.issuer}" is neither a trustedIssuers name nor "self"`);
     if (matcher.origin !== undefined && matcher.issuer !== SELF_ISSUER)
@@ -257,6 +278,7 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
       algorithms: trusted.algorithms,
       jwksUri: trusted.jwksUri,
       oneTimeUse: trusted.oneTimeUse,
+      maxTokenAge: seconds(trusted.maxTokenAge),
     })),
     policies: file.policies.map((policy) => ({
       name: policy.name,
@@ -264,11 +286,13 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
       subject: policy.subject,
       claims: policy.claims ?? {},
       origin: policy.origin,
+      rootPolicy: policy.rootPolicy,
       actors: policy.actors?.map((actor) => ({
         issuer: actor.issuer,
         subject: actor.subject,
         claims: actor.claims ?? {},
         origin: actor.origin,
+        rootPolicy: actor.rootPolicy,
       })),
       audiences: policy.audiences,
       scopes: policy.scopes,

@@ -115,7 +115,13 @@ beforeAll(async () => {
           scopes: ['deploy:write'],
           maxLifetime: '10m',
         },
-        { name: 'chained', issuer: 'self', subject: '*', audiences: ['https://api.acme.internal'] },
+        {
+          name: 'chained',
+          issuer: 'self',
+          subject: 'repo:acme/app:**',
+          rootPolicy: 'deploy-prod',
+          audiences: ['https://api.acme.internal'],
+        },
       ],
     }),
   );
@@ -229,8 +235,8 @@ function readConfigText(): string {
     issuer: 'https://sts.example.com',
     trustedIssuers: [{ name: 'github', issuer: 'https://token.actions.githubusercontent.com' }],
     policies: [
-      { name: 'p', issuer: 'github', subject: 'repo:acme/*', audiences: ['https://a.example'] },
-      { name: 'q', issuer: 'self', subject: '*', audiences: ['https://a.example'] },
+      { name: 'p', issuer: 'github', subject: 'repo:acme/**', audiences: ['https://a.example'] },
+      { name: 'q', issuer: 'self', rootPolicy: 'p', subject: '**', audiences: ['https://a.example'] },
     ],
   });
 }
@@ -403,7 +409,7 @@ describe('sts commands in detail (in-process run())', () => {
       bad,
       JSON.stringify({
         issuer: 'http://sts.example.com',
-        policies: [{ name: 'p', issuer: 'self', subject: '*', audiences: ['https://a.example'] }],
+        policies: [{ name: 'p', issuer: 'self', subject: '**', audiences: ['https://a.example'] }],
       }),
     );
     const notJson = join(dir, 'not.json');
@@ -425,5 +431,58 @@ describe('sts commands in detail (in-process run())', () => {
     expect(missing).toMatchObject({ code: 2 });
     expect(usage).toMatchObject({ code: 2 });
     expect(usage.stderr).toContain('usage: sts config validate <file>...');
+  });
+
+  it('config validate warns (exit 0) about globs whose reach changed and self policies open to any chain', async () => {
+    const risky = join(dir, 'risky.json');
+    writeFileSync(
+      risky,
+      JSON.stringify({
+        issuer: 'https://sts.example.com',
+        trustedIssuers: [{ name: 'github', issuer: 'https://token.actions.githubusercontent.com' }],
+        policies: [
+          {
+            name: 'app',
+            issuer: 'github',
+            subject: 'repo:acme/app:*',
+            claims: { ref: 'refs/heads/*', environment: '*:prod' },
+            audiences: ['https://sts.example.com'],
+          },
+          {
+            name: 'fine',
+            issuer: 'github',
+            subject: 'repo:acme/*:environment:prod',
+            audiences: ['https://a'],
+          },
+          { name: 'chained', issuer: 'self', subject: 'repo:acme/**', audiences: ['https://a'] },
+          {
+            name: 'narrow',
+            issuer: 'self',
+            rootPolicy: 'app',
+            subject: 'repo:acme/**',
+            audiences: ['https://a'],
+            actors: [{ issuer: 'self', subject: 'service:x' }],
+          },
+        ],
+      }),
+    );
+    const [text, asJson] = await Promise.all([
+      runSts(['config', 'validate', risky]),
+      runSts(['config', 'validate', risky, '--json']),
+    ]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toBe(`OK ${risky} (4 policies)\n`);
+    const lines = text.stderr.trim().split('\n');
+    expect(lines.map((line) => line.replace(`warning: ${risky}: `, '').split(':')[0])).toEqual([
+      'policies[0].subject',
+      'policies[0].claims.ref',
+      'policies[0].claims.environment',
+      'policies[2]',
+      'policies[3].actors[0]',
+    ]);
+    expect(text.stderr).toContain('write ** if it should');
+    expect(text.stderr).toContain('without rootPolicy admits a token of any chain');
+    expect(JSON.parse(asJson.stdout)).toMatchObject({ valid: true, warnings: expect.arrayContaining([]) });
+    expect(JSON.parse(asJson.stdout).warnings).toHaveLength(5);
   });
 });

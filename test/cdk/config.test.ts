@@ -26,7 +26,7 @@ function thrown(call: () => unknown): Error {
 const invalid = {
   issuer: 'http://sts.example.com',
   trustedIssuers: [{ name: 'github', issuer: 'https://token.actions.githubusercontent.com' }],
-  policies: [{ name: 'p', issuer: 'gitlab', subject: '*', audiences: [] }],
+  policies: [{ name: 'p', issuer: 'gitlab', subject: '**', audiences: [] }],
 };
 
 describe('config at synth', () => {

@@ -31,7 +31,7 @@ describe('STS_ISSUER', () => {
     const path = tempConfigFile({
       ...exampleConfig(),
       trustedIssuers: [{ name: 'self-again', issuer: DEPLOYED }],
-      policies: [{ name: 'p', issuer: 'self-again', subject: '*', audiences: ['https://api.example'] }],
+      policies: [{ name: 'p', issuer: 'self-again', subject: '**', audiences: ['https://api.example'] }],
     });
     expect(() => loadConfigFile(path, { issuer: DEPLOYED })).toThrow(
       /trustedIssuers\[0\]\.issuer: this service's own issuer is trusted as "self"/,

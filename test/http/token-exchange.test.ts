@@ -75,12 +75,12 @@ function configFor(base: string) {
         name: 'chained',
         issuer: 'self',
         origin: 'github',
-        subject: 'repo:acme/*',
+        subject: 'repo:acme/**',
         audiences: ['https://api.acme.internal'],
         scopes: ['deploy:read'],
         actors,
       },
-      { name: 'once', issuer: 'once', subject: '*', audiences: [DEPLOY] },
+      { name: 'once', issuer: 'once', subject: '**', audiences: [DEPLOY] },
     ],
   });
 }

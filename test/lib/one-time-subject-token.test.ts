@@ -52,8 +52,8 @@ describe.each(DYNAMO_STORE_KINDS)('one-time subject tokens on $name', (kind) => 
         trustedIssuerEntry('many', reusable.issuer, { algorithms: ['ES256'] }),
       ],
       policies: [
-        { name: 'once', issuer: 'once', subject: '*', audiences: [API_AUDIENCE] },
-        { name: 'many', issuer: 'many', subject: '*', audiences: [API_AUDIENCE] },
+        { name: 'once', issuer: 'once', subject: '**', audiences: [API_AUDIENCE] },
+        { name: 'many', issuer: 'many', subject: '**', audiences: [API_AUDIENCE] },
       ],
     });
     exchange = createTokenExchange({

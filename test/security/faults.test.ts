@@ -112,7 +112,7 @@ function faultsConfig(base: string) {
     policies: [
       { name: 'users', issuer: 'ext', subject: 'user:*', audiences: [API, base], scopes: ['read'], actors },
       { name: 'chained', issuer: 'self', subject: 'user:*', audiences: [REPORTS], scopes: ['read'], actors },
-      { name: 'once', issuer: 'once', subject: '*', audiences: [API] },
+      { name: 'once', issuer: 'once', subject: '**', audiences: [API] },
     ],
   });
 }
@@ -640,7 +640,7 @@ describe("an issuer's JWKS failing before any key was cached", () => {
           policies: entries.map(({ index }) => ({
             name: `p${index}`,
             issuer: `i${index}`,
-            subject: '*',
+            subject: '**',
             audiences: [API],
           })),
         });

@@ -737,7 +737,7 @@ describe("reserved claims are always the service's", () => {
     const file = {
       issuer: 'https://sts.example.com',
       trustedIssuers: [{ name: 'ext', issuer: 'https://issuer.example.com' }],
-      policies: [{ name: 'p', issuer: 'ext', subject: '*', audiences: [API], copyClaims: ['email', name] }],
+      policies: [{ name: 'p', issuer: 'ext', subject: '**', audiences: [API], copyClaims: ['email', name] }],
     };
     expect(() => parseConfig(file)).toThrow(ConfigError);
   });

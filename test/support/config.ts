@@ -10,7 +10,7 @@ type TrustedIssuerEntry = NonNullable<ConfigFile['trustedIssuers']>[number];
 
 /** A policy entry of the config file: name "test", issuer "self", any subject, API_AUDIENCE. */
 export function policyEntry(overrides: Partial<PolicyEntry> = {}): PolicyEntry {
-  return { name: 'test', issuer: 'self', subject: '*', audiences: [API_AUDIENCE], ...overrides };
+  return { name: 'test', issuer: 'self', subject: '**', audiences: [API_AUDIENCE], ...overrides };
 }
 
 /** A trusted issuer entry named `name` for `issuer` (e.g. a FakeIssuer's URL). */

@@ -60,6 +60,7 @@ describe('parseConfig', () => {
         algorithms: ['RS256'],
         jwksUri: undefined,
         oneTimeUse: true,
+        maxTokenAge: 3600,
       },
     ]);
     expect(config.policies).toEqual([
@@ -102,6 +103,7 @@ describe('parseConfig', () => {
           algorithms: ['RS256', 'ES256'],
           jwksUri: undefined,
           oneTimeUse: false,
+          maxTokenAge: 3600,
         },
       ],
       policies: [
@@ -154,7 +156,7 @@ describe('parseConfig', () => {
         {
           name: 'chained:ci',
           issuer: 'self',
-          subject: '*',
+          subject: '**',
           claims: { client_id: 'deploy' },
           actors: [{ issuer: 'okta', subject: 'svc-*', claims: { cid: 'x' } }],
           audiences: ['https://a', 'https://b'],
@@ -177,7 +179,7 @@ describe('parseConfig', () => {
 
   it('returns a deeply frozen object', () => {
     const config = parseConfig(
-      base({ policies: [policyEntry({ actors: [{ issuer: 'github', subject: '*' }] })] }),
+      base({ policies: [policyEntry({ actors: [{ issuer: 'github', subject: '**' }] })] }),
     );
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.tokenLifetime)).toBe(true);
@@ -214,7 +216,7 @@ describe('parseConfig', () => {
     ['an unknown policy key', base(policyWith({ audience: 'x' })), 'policies[0].audience'],
     [
       'an unknown actor key',
-      base(policyWith({ actors: [{ issuer: 'github', subject: '*', sub: 'x' }] })),
+      base(policyWith({ actors: [{ issuer: 'github', subject: '**', sub: 'x' }] })),
       'policies[0].actors[0].sub',
     ],
     ['a duration with a bad unit', base({ tokenLifetime: { default: '5x' } }), 'tokenLifetime.default'],
@@ -245,6 +247,18 @@ describe('parseConfig', () => {
       base(policyWith({ issuer: 'self', origin: 'gitlab' })),
       'policies[0].origin',
     ],
+    [
+      'a rootPolicy on a rule that is not for self',
+      base(policyWith({ rootPolicy: 'deploy' })),
+      'policies[0].rootPolicy',
+    ],
+    [
+      'a rootPolicy that is no policy',
+      base(policyWith({ issuer: 'self', rootPolicy: 'nope' })),
+      'policies[0].rootPolicy',
+    ],
+    ['a maxTokenAge over a week', base(issuerWith({ maxTokenAge: '8d' })), 'trustedIssuers[0].maxTokenAge'],
+    ['a maxTokenAge without unit', base(issuerWith({ maxTokenAge: '60' })), 'trustedIssuers[0].maxTokenAge'],
     ['default above max', base({ tokenLifetime: { default: '20m', max: '15m' } }), 'tokenLifetime.default'],
     ['default above the default max', base({ tokenLifetime: { default: '1h' } }), 'tokenLifetime.default'],
     ['an http issuer', base({ issuer: 'http://sts.example.com' }), 'issuer'],
@@ -302,7 +316,7 @@ describe('parseConfig', () => {
     ['a policy for an issuer URL', base(policyWith({ issuer: GITHUB })), 'policies[0].issuer'],
     [
       'an actor of an unknown issuer',
-      base(policyWith({ actors: [{ issuer: 'gitlab', subject: '*' }] })),
+      base(policyWith({ actors: [{ issuer: 'gitlab', subject: '**' }] })),
       'policies[0].actors[0].issuer',
     ],
     [

@@ -82,23 +82,23 @@ describe('compilePolicies: matching', () => {
     ['another subject', {}, github({ sub: 'repo:acme/app:environment:staging' }), false],
     [
       'subject glob',
-      { subject: 'repo:acme/app:*' },
+      { subject: 'repo:acme/app:**' },
       github({ sub: 'repo:acme/app:ref:refs/heads/main' }),
       true,
     ],
     [
       'subject glob, other repo',
-      { subject: 'repo:acme/app:*' },
+      { subject: 'repo:acme/app:**' },
       github({ sub: 'repo:acme/app2:ref:x' }),
       false,
     ],
     [
       'immutable-id subject glob',
-      { subject: 'repo:acme@123/app@456:*' },
+      { subject: 'repo:acme@123/app@456:**' },
       github({ sub: 'repo:acme@123/app@456:ref:refs/heads/main' }),
       true,
     ],
-    ['missing sub', { subject: '*' }, github({ sub: undefined }), false],
+    ['missing sub', { subject: '**' }, github({ sub: undefined }), false],
     ['claim condition mismatch', {}, github({ repository_owner: 'evil' }), false],
     ['claim condition missing', {}, github({ repository_owner: undefined }), false],
     ['claim glob', { claims: { repository: 'acme/*' } }, github(), true],
@@ -135,9 +135,9 @@ describe('compilePolicies: matching', () => {
 
   it('admits with the first matching policy, in file order', () => {
     const policies = engine([
-      policyEntry({ name: 'narrow', issuer: 'github', subject: 'repo:other/*', audiences: [DEPLOY] }),
-      policyEntry({ name: 'first', issuer: 'github', subject: 'repo:acme/*', audiences: [DEPLOY] }),
-      policyEntry({ name: 'second', issuer: 'github', subject: '*', audiences: [DEPLOY] }),
+      policyEntry({ name: 'narrow', issuer: 'github', subject: 'repo:other/**', audiences: [DEPLOY] }),
+      policyEntry({ name: 'first', issuer: 'github', subject: 'repo:acme/**', audiences: [DEPLOY] }),
+      policyEntry({ name: 'second', issuer: 'github', subject: '**', audiences: [DEPLOY] }),
     ]);
     expect(policies.decide(request()).policy.name).toBe('first');
   });
@@ -148,7 +148,7 @@ describe('compilePolicies: matching', () => {
         name: 'chained',
         issuer: 'self',
         origin: 'github',
-        subject: 'repo:acme/*',
+        subject: 'repo:acme/**',
         audiences: [DEPLOY],
       }),
     ]);
@@ -162,7 +162,7 @@ describe('compilePolicies: matching', () => {
 
   it('a self policy admits a self token carrying this service as issuer name', () => {
     const policies = engine([
-      policyEntry({ name: 'chained', issuer: 'self', subject: 'repo:acme/*', audiences: [DEPLOY] }),
+      policyEntry({ name: 'chained', issuer: 'self', subject: 'repo:acme/**', audiences: [DEPLOY] }),
     ]);
     expect(policies.decide(request({ subject: self() })).policy.name).toBe('chained');
     expect(refusal(policies, request()).reason).toBe('policy.refused');
@@ -219,7 +219,7 @@ describe('compilePolicies: audiences and scopes', () => {
       policyEntry({
         name: 'chained',
         issuer: 'self',
-        subject: '*',
+        subject: '**',
         audiences: [API],
         scopes: ['read', 'write'],
       }),
@@ -253,11 +253,11 @@ describe('compilePolicies: error classification', () => {
     policyEntry({
       name: 'api',
       issuer: 'github',
-      subject: 'repo:acme/*',
+      subject: 'repo:acme/**',
       audiences: [API],
       scopes: ['api:read'],
     }),
-    policyEntry({ name: 'okta', issuer: 'okta', subject: '*', audiences: [API, DEPLOY], scopes: ['*'] }),
+    policyEntry({ name: 'okta', issuer: 'okta', subject: '**', audiences: [API, DEPLOY], scopes: ['*'] }),
   ]);
 
   it.each([
@@ -361,7 +361,7 @@ describe('compilePolicies: delegation', () => {
         name: 'chained',
         issuer: 'self',
         audiences: [API],
-        actors: [{ issuer: 'okta', subject: '*' }],
+        actors: [{ issuer: 'okta', subject: '**' }],
       }),
     ]);
     const prior = rfc8693.nestedActClaim.claims.act;
@@ -376,9 +376,9 @@ describe('compilePolicies: delegation', () => {
       policyEntry({
         name: 'p',
         issuer: 'github',
-        subject: '*',
+        subject: '**',
         audiences: [DEPLOY],
-        actors: [{ issuer: 'self', subject: '*' }],
+        actors: [{ issuer: 'self', subject: '**' }],
       }),
     ]);
     expect(chained.decide(request({ actor: self({ sub: 'svc-x' }) })).act).toEqual({ sub: 'svc-x' });
@@ -397,7 +397,7 @@ describe('compilePolicies: delegation', () => {
             name: 'chained',
             issuer: 'self',
             audiences: [API],
-            actors: [{ issuer: 'okta', subject: '*' }],
+            actors: [{ issuer: 'okta', subject: '**' }],
           }),
         ],
         { maxDelegationDepth },
@@ -440,11 +440,11 @@ describe('compilePolicies: delegation', () => {
 describe('compilePolicies: explain', () => {
   const policies = engine([
     { ...deployProd, name: 'deploy' },
-    policyEntry({ name: 'chained', issuer: 'self', subject: '*', audiences: [API] }),
+    policyEntry({ name: 'chained', issuer: 'self', subject: '**', audiences: [API] }),
     policyEntry({
       name: 'api',
       issuer: 'github',
-      subject: 'repo:acme/*',
+      subject: 'repo:acme/**',
       audiences: [API],
       scopes: ['api:read'],
     }),
