@@ -1,18 +1,20 @@
 import { compactVerify, type JWTPayload } from 'jose';
 import type { Config } from '../config/config.ts';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../shared/claims.ts';
-import type { Clock } from '../shared/clock.ts';
+import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { invalidToken } from '../shared/errors.ts';
 import { type CompactJws, readCompactJws } from '../shared/jws.ts';
 import { type KeyResolver, localKeySet } from '../shared/key-sets.ts';
+import { isHighS } from '../shared/low-s.ts';
 import { failure, verifyPinnedJwt } from '../shared/pinned-jwt.ts';
 import type { Signer } from '../signers/signer.ts';
 
 /**
  * Verification of tokens this service minted (RFC 9068 access tokens), against its own signer's
  * public keys: the one function behind chained exchange (subject-token.ts), introspection and
- * revocation. Strict shape first, then the pinned algorithms, `typ: at+jwt`, `iss` = this
- * service, the signature, time claims with the configured skew, and `sub` and `jti` present.
+ * revocation. Strict shape first, then the pinned algorithms, `typ: at+jwt`, a low-S ES256
+ * signature, `iss` = this service, the signature, `nbf`/`iat` with the configured skew and `exp`
+ * exactly (our own clock set it), and `sub` and `jti` present.
  */
 
 /** Header parameters that point at keys or change how the payload is read: always refused. */
@@ -78,6 +80,9 @@ export function createOwnTokenVerifier(deps: OwnTokenDeps): OwnTokenVerifier {
     if (payload.iss !== config.issuer) throw refuse('not_own_issuer');
     if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) throw refuse('alg_not_allowed');
     if (typeof header.typ !== 'string' || !AT_JWT.test(header.typ)) throw refuse('self_not_at_jwt');
+    // We sign low-S only: the high-S spelling of one of our tokens is a copy under another fingerprint.
+    if (header.alg === 'ES256' && isHighS(Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url')))
+      throw refuse('high_s');
 
     let claims: JWTPayload;
     if (options.ignoreTime) {
@@ -97,6 +102,8 @@ export function createOwnTokenVerifier(deps: OwnTokenDeps): OwnTokenVerifier {
         clock,
       };
       claims = await verifyPinnedJwt(token, pins, refuse);
+      // The skew tolerates other issuers' clocks; our own `exp` was set by our clock and is exact.
+      if (typeof claims.exp === 'number' && claims.exp <= epochSeconds(clock)) throw refuse('expired');
     }
     if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw refuse('missing_sub');
     if (typeof claims.jti !== 'string') throw refuse('missing_jti');

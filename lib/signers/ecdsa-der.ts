@@ -4,12 +4,12 @@
  * (RFC 7518 §3.4). The parser is strict DER: one definite short-form length per element, minimal
  * non-negative integers, 0 < r, s < n, and nothing after the sequence.
  */
+import { P256_ORDER } from '../shared/low-s.ts';
 
 /** Bytes of each of r and s in a JOSE ES256 signature. */
 export const P256_SCALAR_BYTES = 32;
 
-/** The order n of the P-256 base point (FIPS 186-4 D.1.2.3): r and s lie in [1, n-1]. */
-export const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+export { P256_ORDER } from '../shared/low-s.ts';
 
 const SEQUENCE = 0x30;
 const INTEGER = 0x02;

@@ -11,6 +11,7 @@ import type { JWK } from 'jose';
 import { ConfigError } from '../config/config.ts';
 import type { SigningAlgorithm } from '../shared/claims.ts';
 import { serverError } from '../shared/errors.ts';
+import { toLowS } from '../shared/low-s.ts';
 import { DerSignatureError, derToJose } from './ecdsa-der.ts';
 import { kmsError } from './kms-error.ts';
 import { checkKmsKey, keyIdsError, parseKeyEntry } from './kms-key.ts';
@@ -160,7 +161,8 @@ export async function createKmsSigner(options: KmsSignerOptions): Promise<Signer
       return signature;
     }
     try {
-      return derToJose(signature);
+      // KMS returns either spelling of an ECDSA signature; tokens carry only the low-S one.
+      return toLowS(derToJose(signature));
     } catch (error) {
       if (error instanceof DerSignatureError) throw serverError('kms.sign.bad_signature', error);
       throw error;

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SigningAlgorithm } from '../shared/claims.ts';
+import { toLowS } from '../shared/low-s.ts';
 import type { Signer, SigningKey } from './signer.ts';
 
 /**
@@ -29,7 +30,8 @@ export async function publicJwk(privateOrPublic: KeyObject, alg: SigningAlgorith
 function signWith(key: KeyObject, alg: SigningAlgorithm, input: Uint8Array): Uint8Array {
   switch (alg) {
     case 'ES256':
-      return sign(HASH, input, { key, dsaEncoding: 'ieee-p1363' });
+      // OpenSSL returns either spelling of an ECDSA signature; tokens carry only the low-S one.
+      return toLowS(sign(HASH, input, { key, dsaEncoding: 'ieee-p1363' }));
     case 'RS256':
       return sign(HASH, input, key);
     case 'PS256':

@@ -8,6 +8,7 @@ import {
 } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SigningAlgorithm } from '../../lib/shared/claims.ts';
+import { toLowS } from '../../lib/shared/low-s.ts';
 import { createLocalSigner, generateSigningKey } from '../../lib/signers/local.ts';
 import type { Signer } from '../../lib/signers/signer.ts';
 
@@ -82,7 +83,9 @@ export function signCompact(
   alg = typeof header === 'string' ? 'ES256' : String(header.alg),
 ): string {
   const input = `${b64url(header)}.${b64url(payload)}`;
-  return `${input}.${signBytes(alg, key, Buffer.from(input)).toString('base64url')}`;
+  // Low-S like every signer of this service, so a refusal is about what the test changed.
+  const signature = signBytes(alg, key, Buffer.from(input));
+  return `${input}.${Buffer.from(alg === 'ES256' ? toLowS(signature) : signature).toString('base64url')}`;
 }
 
 /** A local signer with a freshly generated key: this service's own signer in unit tests. */

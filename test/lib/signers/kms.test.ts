@@ -4,6 +4,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mintAccessToken } from '../../../lib/exchange/access-token.ts';
 import type { SigningAlgorithm } from '../../../lib/shared/claims.ts';
 import { OAuthError } from '../../../lib/shared/errors.ts';
+import { isHighS, P256_ORDER } from '../../../lib/shared/low-s.ts';
 import { createKmsSigner } from '../../../lib/signers/kms.ts';
 import { createLocalSigner } from '../../../lib/signers/local.ts';
 import type { Signer } from '../../../lib/signers/signer.ts';
@@ -89,6 +90,20 @@ describe('createKmsSigner', () => {
     expect([...widths]).toEqual(expect.arrayContaining(['32/32', '33/32', '32/33', '33/33']));
   });
 
+  it('ES256: KMS answers high-S about half the time; every token carries the low-S spelling', async () => {
+    const kms = await mintAndVerify([ec], [ec.arn], 'ES256', 200);
+    const signer = await createKmsSigner({ client: kms.client, keyIds: [ec.arn] });
+    const highFromKms = kms.derSignatures.filter((der) => {
+      const rLen = der[3]!;
+      return toBigInt(der.subarray(6 + rLen, 6 + rLen + der[5 + rLen]!)) > P256_ORDER >> 1n;
+    });
+    expect(highFromKms.length).toBeGreaterThan(50);
+    for (let i = 0; i < 50; i++) {
+      const { token } = await mint(signer);
+      expect(isHighS(Buffer.from(token.split('.')[2]!, 'base64url'))).toBe(false);
+    }
+  });
+
   const B240 = 1n << 240n; // below it, r or s would be 30 DER bytes or fewer
   const B247 = 1n << 247n;
   const B248 = 1n << 248n;
@@ -128,7 +143,9 @@ describe('createKmsSigner', () => {
       const r = toBigInt(der.subarray(4, 4 + rLen));
       const s = toBigInt(der.subarray(6 + rLen, 6 + rLen + sLen));
       const jose = Buffer.from(token.split('.')[2]!, 'base64url');
-      expect(jose.toString('hex')).toBe(Buffer.concat([toBytes(r, 32), toBytes(s, 32)]).toString('hex'));
+      // Tokens carry the low-S spelling (issue 12 item 7): s above n/2 becomes n - s.
+      const lowS = s > P256_ORDER >> 1n ? P256_ORDER - s : s;
+      expect(jose.toString('hex')).toBe(Buffer.concat([toBytes(r, 32), toBytes(lowS, 32)]).toString('hex'));
     }
   });
 
