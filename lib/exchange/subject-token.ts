@@ -27,6 +27,10 @@ export interface VerifiedToken {
    * here, the origin recorded in its `TOKEN#` item. Policies on `self` can require it (`origin`).
    */
   readonly origin: string;
+  /** For a token minted here, the policy that minted the first token of its chain. */
+  readonly rootPolicy: string | undefined;
+  /** The URL of that issuer (`iss` of the token that started the chain). */
+  readonly originIssuer: string | undefined;
   readonly claims: JWTPayload & { sub: string; exp: number };
 }
 
@@ -51,6 +55,7 @@ export type TokenVerifier = (token: string, tokenType: string, role: TokenRole) 
 export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
   const { config, clock } = deps;
   const byIssuer = new Map<string, IssuerEntry>();
+  const issuerUrls = new Map(config.trustedIssuers.map((trusted) => [trusted.name, trusted.issuer]));
   for (const trusted of config.trustedIssuers) {
     byIssuer.set(trusted.issuer, {
       name: trusted.name,
@@ -121,6 +126,9 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
       claims = await verifyPinnedJwt(token, pins, refuse);
     }
     if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw refuse('missing_sub');
+    // An actor token that is itself delegated would put its own actors out of sight: only its
+    // `sub` lands in the new `act`, past every actors rule and maxDelegationDepth. Refused.
+    if (role === 'actor' && claims.act !== undefined) throw refuse('nested_act');
     // An external `act` names an actor no policy here vetted; carried on, it would become the
     // current actor (RFC 8693 §4.1) of the minted token. Only this service's own `act` chains on.
     if (entry !== self && claims.act !== undefined) throw refuse('external_act');
@@ -129,12 +137,16 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
     if (claims.cnf !== undefined) throw refuse('sender_constrained');
 
     let origin = entry.name;
+    let originIssuer = entry.config?.issuer;
+    let rootPolicy: string | undefined;
     if (entry === self) {
       if (typeof claims.jti !== 'string') throw refuse('missing_jti');
       const { state, record } = await recordedToken(deps.store, claims.jti, claims.sub);
       if (state === 'unknown') throw refuse('self_unknown_jti');
       if (state === 'revoked') throw refuse('revoked');
       origin = record!.subjectIssuer;
+      originIssuer = issuerUrls.get(origin);
+      rootPolicy = record!.policy;
     }
     if (entry.config?.oneTimeUse && typeof claims.jti !== 'string') throw refuse('missing_jti');
 
@@ -142,6 +154,8 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
       issuerName: entry.name,
       issuer: entry.config,
       origin,
+      originIssuer,
+      rootPolicy,
       claims: claims as VerifiedToken['claims'],
     };
   };

@@ -14,6 +14,10 @@ export interface PresentedToken {
   readonly issuerName: string;
   /** For `self` tokens, the trusted issuer the chain started from (policies may require it). */
   readonly origin?: string | undefined;
+  /** For `self` tokens, the policy that minted the first token of the chain. */
+  readonly rootPolicy?: string | undefined;
+  /** The URL of the issuer that vouched for `sub` (for `self` tokens: the chain's origin). */
+  readonly originIssuer?: string | undefined;
   readonly claims: JWTPayload;
 }
 
@@ -62,6 +66,7 @@ interface CompiledMatcher {
   readonly subject: Pattern;
   readonly claims: ReadonlyArray<readonly [string, Pattern]>;
   readonly origin: string | undefined;
+  readonly rootPolicy: string | undefined;
 }
 interface CompiledPolicy {
   readonly config: PolicyConfig;
@@ -77,6 +82,7 @@ function compileMatcher(issuer: string, matcher: Matcher): CompiledMatcher {
     subject: compilePattern(matcher.subject),
     claims: Object.entries(matcher.claims).map(([name, pattern]) => [name, compilePattern(pattern)] as const),
     origin: matcher.origin,
+    rootPolicy: matcher.rootPolicy,
   };
 }
 
@@ -92,6 +98,12 @@ function mismatches(matcher: CompiledMatcher, token: PresentedToken, what: strin
     found.push([
       'issuer',
       `${what} chain started at "${token.origin}", policy wants origin "${matcher.origin}"`,
+    ]);
+  }
+  if (matcher.rootPolicy !== undefined && token.rootPolicy !== matcher.rootPolicy) {
+    found.push([
+      'issuer',
+      `${what} chain started with policy "${token.rootPolicy}", policy wants rootPolicy "${matcher.rootPolicy}"`,
     ]);
   }
   if (!matcher.subject.matches(token.claims.sub)) {
@@ -135,7 +147,11 @@ export function actDepth(act: unknown): number {
   return depth;
 }
 
-/** The `act` claim of a new token: the actor on the outside, prior actors nested inside. */
+/**
+ * The `act` claim of a new token: the actor on the outside, prior actors nested inside. The
+ * actor's entry carries `iss`, the issuer that vouched for its `sub` (RFC 8693 §4.1): its own
+ * issuer, or for a token of ours, the issuer its chain started at.
+ */
 export function delegatedAct(
   subject: PresentedToken,
   actor: PresentedToken | undefined,
@@ -143,7 +159,8 @@ export function delegatedAct(
   const prior = subject.claims.act as Record<string, unknown> | undefined;
   if (!actor) return prior;
   const act: Record<string, unknown> = { sub: actor.claims.sub };
-  if (actor.issuerName !== SELF_ISSUER && typeof actor.claims.iss === 'string') act.iss = actor.claims.iss;
+  const iss = actor.issuerName === SELF_ISSUER ? actor.originIssuer : actor.claims.iss;
+  if (typeof iss === 'string') act.iss = iss;
   if (prior) act.act = prior;
   return act;
 }

@@ -160,6 +160,26 @@ describe('compilePolicies: matching', () => {
     expect(policies.explain(fromOkta).verdicts[0]?.refusals).toEqual(['issuer']);
   });
 
+  it('a self policy with a rootPolicy admits only chains that a given policy started (issue 12 item 6)', () => {
+    const policies = engine([
+      policyEntry({ name: 'deploy', issuer: 'github', subject: 'repo:acme/**', audiences: [DEPLOY] }),
+      policyEntry({
+        name: 'chained',
+        issuer: 'self',
+        rootPolicy: 'deploy',
+        subject: 'repo:acme/**',
+        audiences: [API],
+      }),
+    ]);
+    const fromDeploy = request({ subject: { ...self(), rootPolicy: 'deploy' }, audience: API });
+    expect(policies.decide(fromDeploy).policy.name).toBe('chained');
+    for (const rootPolicy of ['other', undefined]) {
+      const elsewhere = request({ subject: { ...self(), rootPolicy }, audience: API });
+      expect(refusal(policies, elsewhere).code).toBe('invalid_request');
+      expect(policies.explain(elsewhere).verdicts[1]?.reasons.join()).toContain('rootPolicy "deploy"');
+    }
+  });
+
   it('a self policy admits a self token carrying this service as issuer name', () => {
     const policies = engine([
       policyEntry({ name: 'chained', issuer: 'self', subject: 'repo:acme/**', audiences: [DEPLOY] }),
@@ -371,7 +391,7 @@ describe('compilePolicies: delegation', () => {
     expect(grant.act).toEqual({ sub: 'svc-new', iss: OKTA, act: prior });
   });
 
-  it('a self actor appears without iss', () => {
+  it('a self actor carries the iss of the issuer its chain started at (issue 12 item 5)', () => {
     const chained = engine([
       policyEntry({
         name: 'p',
@@ -382,6 +402,8 @@ describe('compilePolicies: delegation', () => {
       }),
     ]);
     expect(chained.decide(request({ actor: self({ sub: 'svc-x' }) })).act).toEqual({ sub: 'svc-x' });
+    const fromOkta = { ...self({ sub: 'svc-x' }), origin: 'okta', originIssuer: OKTA };
+    expect(chained.decide(request({ actor: fromOkta })).act).toEqual({ sub: 'svc-x', iss: OKTA });
   });
 
   describe('depth limit', () => {
