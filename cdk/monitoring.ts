@@ -6,6 +6,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { REASONS, reasonPrefix, TOKEN_CHECKS } from '../lib/shared/reasons.ts';
 
 /**
  * Metrics, alarms and a dashboard for the token service, with no cost on the request path: the
@@ -53,7 +54,7 @@ export interface TokenServiceMonitoringProps {
 export interface TokenServiceMetrics {
   readonly tokensIssued: cloudwatch.Metric;
   readonly tokenRefusals: cloudwatch.Metric;
-  /** `TokenRefusals` by `reason` (one series per reason; see lib/shared/errors.ts reasons). */
+  /** `TokenRefusals` by `reason` (one series per reason; the reasons are listed in lib/shared/reasons.ts). */
   readonly refusalsByReason: cloudwatch.MathExpression;
   readonly exchangeLatency: cloudwatch.Metric;
   readonly serverErrors: cloudwatch.Metric;
@@ -73,11 +74,26 @@ export const METRIC_NAMES = {
 } as const;
 
 const message = (text: string) => logs.FilterPattern.stringValue('$.message', '=', text);
-const failedWith = (reasonPrefix: string) =>
+const failedWith = (prefix: string) =>
   logs.FilterPattern.all(
     message('request.failed'),
-    logs.FilterPattern.stringValue('$.reason', '=', `${reasonPrefix}*`),
+    logs.FilterPattern.stringValue('$.reason', '=', `${prefix}*`),
   );
+
+/** The dashboard's legend for "Refusals by reason": the refusals of `POST /token`, from the registry. */
+function refusalLegend(): string {
+  const line = ([reason, meaning]: [string, string]) => `| \`${reason}\` | ${meaning} |`;
+  const exchange = Object.entries(REASONS).filter(([reason]) => /^(request|policy)\./.test(reason));
+  return [
+    '### Refusal reasons of `POST /token`',
+    'A presented token is refused as `subject_token.<check>` or `actor_token.<check>`. The full list is lib/shared/reasons.ts.',
+    '',
+    '| reason | meaning |',
+    '| --- | --- |',
+    ...Object.entries(TOKEN_CHECKS).map(([check, meaning]) => line([`<role>_token.${check}`, meaning])),
+    ...exchange.map(line),
+  ].join('\n');
+}
 
 export class TokenServiceMonitoring extends Construct {
   readonly metrics: TokenServiceMetrics;
@@ -143,13 +159,13 @@ export class TokenServiceMonitoring extends Construct {
         unit: cloudwatch.Unit.COUNT,
       });
       filter(fn.logGroup, at('KmsErrors'), {
-        filterPattern: failedWith('kms.'),
+        filterPattern: failedWith(reasonPrefix('kms')),
         metricName: METRIC_NAMES.kmsErrors,
         metricValue: '1',
         unit: cloudwatch.Unit.COUNT,
       });
       filter(fn.logGroup, at('DynamoDbErrors'), {
-        filterPattern: failedWith('dynamodb.'),
+        filterPattern: failedWith(reasonPrefix('dynamodb')),
         metricName: METRIC_NAMES.dynamoDbErrors,
         metricValue: '1',
         unit: cloudwatch.Unit.COUNT,
@@ -294,6 +310,7 @@ export class TokenServiceMonitoring extends Construct {
       graph('Refusals by reason', [this.metrics.refusalsByReason]),
       graph('Requests, 4xx, 5xx', [requests, client4xx, server5xx]),
     );
+    this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: refusalLegend(), width: 24, height: 6 }));
     this.dashboard.addWidgets(
       graph('Latency (API, ms)', [
         latency('p50'),

@@ -7,6 +7,7 @@ import { type CompactJws, readCompactJws } from '../shared/jws.ts';
 import { type KeyResolver, localKeySet } from '../shared/key-sets.ts';
 import { isHighS } from '../shared/low-s.ts';
 import { failure, verifyPinnedJwt } from '../shared/pinned-jwt.ts';
+import type { TokenCheck } from '../shared/reasons.ts';
 import type { Signer } from '../signers/signer.ts';
 
 /**
@@ -60,7 +61,7 @@ export function createOwnTokenVerifier(deps: OwnTokenDeps): OwnTokenVerifier {
   const { config, clock } = deps;
   const keys = deps.keys ?? localKeySet(() => deps.signer.publicKeys());
   const algorithms: string[] = [...OWN_ALGORITHMS];
-  const refuse = (reason: string, cause?: unknown) =>
+  const refuse = (reason: TokenCheck, cause?: unknown) =>
     invalidToken('the token could not be verified', { reason, cause });
 
   return async (token, options = {}) => {

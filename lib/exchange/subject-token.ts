@@ -7,6 +7,7 @@ import { invalidRequest } from '../shared/errors.ts';
 import { readCompactJws } from '../shared/jws.ts';
 import { type KeyResolver, localKeySet, remoteKeySet } from '../shared/key-sets.ts';
 import { failure, verifyPinnedJwt } from '../shared/pinned-jwt.ts';
+import type { TokenCheck, TokenRole } from '../shared/reasons.ts';
 import type { Signer } from '../signers/signer.ts';
 import type { TokenStore } from '../stores/store.ts';
 import { AT_JWT, createOwnTokenVerifier, FORBIDDEN_HEADERS, OWN_ALGORITHMS } from './own-token.ts';
@@ -16,7 +17,7 @@ import { AT_JWT, createOwnTokenVerifier, FORBIDDEN_HEADERS, OWN_ALGORITHMS } fro
  * exact `iss`, its pinned algorithms and audiences, keys only from the issuer's own JWKS, time
  * claims with a small skew, and for this service's own tokens, `typ: at+jwt` and revocation.
  */
-export type TokenRole = 'subject' | 'actor';
+export type { TokenRole };
 
 export interface VerifiedToken {
   /** The trusted issuer's name, or `self`. */
@@ -76,7 +77,7 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
   const verifyOwnToken = createOwnTokenVerifier({ ...deps, keys: self.keys });
 
   return async (token, tokenType, role) => {
-    const refuse = (reason: string, cause?: unknown) =>
+    const refuse = (reason: TokenCheck, cause?: unknown) =>
       invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.${reason}`, cause });
 
     if (Buffer.byteLength(token) > config.maxTokenBytes) throw refuse('too_large');

@@ -243,7 +243,7 @@ export function compilePolicies(config: Config): PolicyEngine {
         (r) => r === 'audience' || r === 'scope' || r === 'scope_wider_than_subject_token',
       ),
     );
-    const reason = `policy.${verdicts.length === 0 ? 'none' : 'refused'}`;
+    const reason = verdicts.length === 0 ? 'policy.none' : 'policy.refused';
     if (identityOk.some((verdict) => !verdict.refusals.includes('audience'))) {
       return invalidScope('requested scope is not allowed', { reason: 'policy.scope' });
     }

@@ -2,6 +2,7 @@ import type { JWTPayload } from 'jose';
 import type { OwnTokenVerifier } from '../exchange/own-token.ts';
 import { OAuthError } from '../shared/errors.ts';
 import { type Logger, tokenFingerprint } from '../shared/log.ts';
+import type { Reason } from '../shared/reasons.ts';
 import type { TokenStore } from '../stores/store.ts';
 import { tokenState } from './revocation.ts';
 
@@ -31,7 +32,7 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
 
   return async (token) => {
     const fields: Record<string, unknown> = { token: tokenFingerprint(token) };
-    const inactive = (reason: string) => {
+    const inactive = (reason: Reason) => {
       logger.info('token.introspected', { ...fields, active: false, reason });
       return INACTIVE;
     };

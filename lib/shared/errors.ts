@@ -1,8 +1,10 @@
-/**
- * The one error type of the service. Every refusal and every failure becomes an `OAuthError`
- * carrying an RFC 6749 §5.2 error code, the HTTP status, a generic public description and a
- * private `reason` (for the audit log and metrics, never for the caller).
- */
+// The one error type of the service. Every refusal and every failure becomes an `OAuthError`
+// carrying an RFC 6749 §5.2 error code, the HTTP status, a generic public description and a
+// private `reason` from the registry in reasons.ts (for the audit log and metrics, never for the
+// caller).
+
+import type { Reason } from './reasons.ts';
+
 export type OAuthErrorCode =
   | 'invalid_request'
   | 'invalid_client'
@@ -17,7 +19,7 @@ export type OAuthErrorCode =
 
 export interface OAuthErrorOptions {
   /** Machine-readable private reason, e.g. `subject_token.expired`; logged, never returned. */
-  reason?: string;
+  reason?: Reason;
   cause?: unknown;
   /** Seconds, for `Retry-After` on 503 and 429. */
   retryAfter?: number;
@@ -26,7 +28,7 @@ export interface OAuthErrorOptions {
 
 export class OAuthError extends Error {
   override readonly name = 'OAuthError';
-  readonly reason: string;
+  readonly reason: Reason;
   readonly retryAfter: number | undefined;
   readonly headers: Record<string, string>;
 
@@ -70,14 +72,14 @@ export const payloadTooLarge = (options?: OAuthErrorOptions): OAuthError =>
   });
 
 /** A dependency (KMS, DynamoDB, an issuer's JWKS) is unavailable or throttled: 503 + Retry-After. */
-export const temporarilyUnavailable = (reason: string, options: OAuthErrorOptions = {}): OAuthError =>
+export const temporarilyUnavailable = (reason: Reason, options: OAuthErrorOptions = {}): OAuthError =>
   new OAuthError('temporarily_unavailable', 503, 'the service is temporarily unavailable, retry later', {
     retryAfter: 1,
     ...options,
     reason,
   });
 
-export const serverError = (reason: string, cause?: unknown): OAuthError =>
+export const serverError = (reason: Reason, cause?: unknown): OAuthError =>
   new OAuthError('server_error', 500, 'internal error', { reason, cause });
 
 /** Anything thrown becomes an OAuthError; unknown errors become a bare `server_error`. */

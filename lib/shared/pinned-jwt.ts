@@ -3,6 +3,7 @@ import { type Clock, epochSeconds } from './clock.ts';
 import { OAuthError } from './errors.ts';
 import { joseReason } from './jose-errors.ts';
 import type { KeyResolver } from './key-sets.ts';
+import type { TokenCheck } from './reasons.ts';
 
 /**
  * The one jose call that verifies a presented JWT: signature by a key found only in the given
@@ -22,11 +23,10 @@ export interface Pins {
   readonly clock: Clock;
 }
 
-export async function verifyPinnedJwt(
-  token: string,
-  pins: Pins,
-  refuse: (reason: string, cause?: unknown) => OAuthError,
-): Promise<JWTPayload> {
+/** Builds the caller's own refusal for a failed check. */
+export type Refuse = (check: TokenCheck, cause?: unknown) => OAuthError;
+
+export async function verifyPinnedJwt(token: string, pins: Pins, refuse: Refuse): Promise<JWTPayload> {
   let claims: JWTPayload;
   try {
     ({ payload: claims } = await jwtVerify(token, (protectedHeader) => pins.keys(protectedHeader), {
@@ -47,7 +47,7 @@ export async function verifyPinnedJwt(
 }
 
 /** A 5xx from the key source passes through; anything else is the caller's refusal. */
-export function failure(error: unknown, refuse: (reason: string, cause?: unknown) => OAuthError): OAuthError {
+export function failure(error: unknown, refuse: Refuse): OAuthError {
   if (error instanceof OAuthError && error.status >= 500) return error;
   return refuse(joseReason(error), error);
 }

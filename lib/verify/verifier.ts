@@ -10,6 +10,7 @@ import {
 import type { Clock } from '../shared/clock.ts';
 import { insufficientScope, invalidToken, OAuthError, temporarilyUnavailable } from '../shared/errors.ts';
 import { joseReason } from '../shared/jose-errors.ts';
+import type { Reason, TokenCheck } from '../shared/reasons.ts';
 import { readTokenState, type TokenRecordReader } from '../shared/token-record.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
 
@@ -132,9 +133,9 @@ interface Discovery {
   readonly introspectionEndpoint: string | undefined;
 }
 
-const invalid = (reason: string, cause?: unknown) =>
+const invalid = (reason: TokenCheck, cause?: unknown) =>
   invalidToken('the access token is invalid', { reason, cause });
-const unavailable = (reason: string, cause?: unknown) => temporarilyUnavailable(reason, { cause });
+const unavailable = (reason: Reason, cause?: unknown) => temporarilyUnavailable(reason, { cause });
 const noop = () => {};
 
 async function fetchJson(fetchFn: typeof fetch, url: string, timeoutMs: number, init?: RequestInit) {

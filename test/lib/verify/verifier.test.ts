@@ -461,7 +461,7 @@ describe('revocation check through the introspection endpoint', () => {
     const verifier = verifierWith({
       revocation: {
         via: async () => {
-          throw temporarilyUnavailable('custom.down', { retryAfter: 7 });
+          throw temporarilyUnavailable('verifier.revocation_unavailable', { retryAfter: 7 });
         },
       },
     });
