@@ -6,7 +6,8 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { OAuthError, serverError, temporarilyUnavailable } from '../shared/errors.ts';
+import { awsError } from '../shared/aws-error.ts';
+import { type OAuthError, serverError } from '../shared/errors.ts';
 import {
   numberAttribute,
   PARTITION_KEY,
@@ -33,33 +34,9 @@ export interface DynamoStoreOptions {
   readonly timeoutMs?: number;
 }
 
-const RETRYABLE = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TransactionConflictException',
-  'TimeoutError',
-  'AbortError',
-  'RequestTimeout',
-  'RequestTimeoutException',
-]);
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
-
 /** Translates a DynamoDB SDK failure into the service's error, at the edge of the store. */
 export function dynamoError(operation: string, error: unknown): OAuthError {
-  if (error instanceof OAuthError) return error;
-  const { name, code, $metadata } = error as {
-    name?: string;
-    code?: string;
-    $metadata?: { httpStatusCode?: number };
-  };
-  const status = $metadata?.httpStatusCode ?? 0;
-  if (RETRYABLE.has(name ?? '') || NETWORK.has(code ?? '') || status >= 500) {
-    return temporarilyUnavailable(`dynamodb.${operation}.unavailable`, { cause: error });
-  }
-  return serverError(`dynamodb.${operation}.failed`, error);
+  return awsError('dynamodb', operation, error);
 }
 
 const S = (value: string): AttributeValue => ({ S: value });
