@@ -1,10 +1,9 @@
+// The CLI's input and output: exit codes, usage errors, secrets read from an argument, a file,
+// stdin or the environment, and a stderr that redacts every secret it has seen. Tokens go to
+// stdout only; stderr carries diagnostics and never a token.
+
 import { readFileSync } from 'node:fs';
 
-/**
- * The CLI's input and output: exit codes, usage errors, secrets read from an argument, a file,
- * stdin or the environment, and a stderr that redacts every secret it has seen. Tokens go to
- * stdout only; stderr carries diagnostics and never a token.
- */
 export const EXIT = {
   ok: 0,
   /** A bug: an unexpected exception. */

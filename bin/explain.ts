@@ -1,3 +1,7 @@
+// `sts explain`: the service's own policy engine, run offline on a token (decoded, signature NOT
+// verified) or a JSON object of bare claims, for one target and scopes. It tells which policy
+// admits the request or why each one refuses, and warns about what verification would refuse.
+
 import type { JWTPayload } from 'jose';
 import type { Config } from '../lib/config/config.ts';
 import { compilePolicies, type PolicyVerdict, type PresentedToken } from '../lib/policy/policy.ts';
@@ -5,11 +9,6 @@ import { SELF_ISSUER } from '../lib/shared/claims.ts';
 import { readCompactJws } from '../lib/shared/jws.ts';
 import { UsageError } from './cli-io.ts';
 
-/**
- * `sts explain`: the service's own policy engine, run offline on a token (decoded, signature NOT
- * verified) or a JSON object of bare claims, for one target and scopes. It tells which policy
- * admits the request or why each one refuses, and warns about what verification would refuse.
- */
 export interface Presented {
   readonly claims: JWTPayload;
   readonly header: Readonly<Record<string, unknown>> | undefined;

@@ -1,3 +1,6 @@
+// The offline `sts` commands, `explain` and `config validate`: they load the policy engine and
+// its schema, so `sts.ts` imports this module only when one of them runs.
+
 import { readFileSync } from 'node:fs';
 import { type Config, ConfigError, loadConfigFile, parseConfig } from '../lib/config/config.ts';
 import { configWarnings } from '../lib/config/warnings.ts';
@@ -13,11 +16,6 @@ import {
   UsageError,
 } from './cli-io.ts';
 import { decodePresented, explainOffline, formatReport, type Presented } from './explain.ts';
-
-/**
- * The offline `sts` commands, `explain` and `config validate`: they load the policy engine and
- * its schema, so `sts.ts` imports this module only when one of them runs.
- */
 
 /** A token, or a JSON object of bare claims given inline, as a file, or on stdin. */
 async function presentedArg(io: Io, value: string, option: string): Promise<Presented> {

@@ -1,3 +1,5 @@
+// The `sts` commands that call the service: exchange, introspect, revoke, dev-token.
+
 import { StsClient } from '../lib/client/client.ts';
 import { createHttp, TokenExchangeError } from '../lib/client/http.ts';
 import { TOKEN_TYPE } from '../lib/shared/claims.ts';
@@ -15,8 +17,6 @@ import {
   UsageError,
   type Values,
 } from './cli-io.ts';
-
-/** The `sts` commands that call the service: exchange, introspect, revoke, dev-token. */
 
 function client(values: Values, io: Io): StsClient {
   const endpoint = str(values, 'endpoint') ?? io.env.STS_ENDPOINT;

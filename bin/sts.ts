@@ -1,3 +1,7 @@
+// `sts`: exchange, introspect and revoke tokens, explain policy decisions offline, validate a
+// policy file, and mint development tokens from the local server. Exit codes: 0 success,
+// 2 bad usage, 3 refused (or inactive, not admitted, invalid), 4 service failure, 1 bug.
+
 import { parseArgs } from 'node:util';
 import { TokenExchangeError } from '../lib/client/http.ts';
 import {
@@ -12,11 +16,6 @@ import {
 } from './cli-io.ts';
 import { devToken, exchange, introspect, revoke } from './service-commands.ts';
 
-/**
- * `sts`: exchange, introspect and revoke tokens, explain policy decisions offline, validate a
- * policy file, and mint development tokens from the local server. Exit codes: 0 success,
- * 2 bad usage, 3 refused (or inactive, not admitted, invalid), 4 service failure, 1 bug.
- */
 const USAGE = `usage: sts <command> [options]
 
 commands:

@@ -1,3 +1,8 @@
+// `npx cdk synth | deploy`: one StsStack. The policy file comes from STS_CONFIG, else the context
+// key `config`, else cdk/example.sts.config.json (flagged with a warning: fine for a first synth,
+// never for a real deployment). An invalid policy file stops the synth with the message the
+// service itself would print at start.
+
 import { Annotations, App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError } from '../lib/config/config.ts';
@@ -5,12 +10,6 @@ import { ContextError } from './context.ts';
 import { chooseConfigPath } from './service-config.ts';
 import { StsStack } from './sts-stack.ts';
 
-/**
- * `npx cdk synth | deploy`: one StsStack. The policy file comes from STS_CONFIG, else the context
- * key `config`, else cdk/example.sts.config.json (flagged with a warning: fine for a first synth,
- * never for a real deployment). An invalid policy file stops the synth with the message the
- * service itself would print at start.
- */
 const app = new App();
 try {
   const choice = chooseConfigPath(app.node.tryGetContext('config'));

@@ -1,16 +1,15 @@
+// How every handler is bundled, in one place: the CDK construct turns these settings into
+// `NodejsFunction` bundling options, and a benchmark or a smoke test can hand `ESBUILD_OPTIONS`
+// to esbuild's own `build()` to produce the very bundle Lambda runs.
+//
+// ESM output for Node 22 on Lambda, minified, with the AWS SDK bundled (no externals: a bundled,
+// tree-shaken SDK starts faster than the runtime's copy), an external source map, and the usual
+// banner that gives the ESM bundle a `require` so bundled CommonJS dependencies can load builtins.
+
 import { platform } from 'node:os';
 import { type BundlingOptions, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions } from 'esbuild';
 
-/**
- * How every handler is bundled, in one place: the CDK construct turns these settings into
- * `NodejsFunction` bundling options, and a benchmark or a smoke test can hand `ESBUILD_OPTIONS`
- * to esbuild's own `build()` to produce the very bundle Lambda runs.
- *
- * ESM output for Node 22 on Lambda, minified, with the AWS SDK bundled (no externals: a bundled,
- * tree-shaken SDK starts faster than the runtime's copy), an external source map, and the usual
- * banner that gives the ESM bundle a `require` so bundled CommonJS dependencies can load builtins.
- */
 export const NODE_TARGET = 'node22';
 
 /** The handler file inside each asset (`.mjs`: Lambda loads it as ESM) and its export. */

@@ -1,3 +1,16 @@
+// The deployable stack's settings from CDK context, so a platform team can `cdk deploy` without
+// writing code: keep them in cdk.json's `context` (committed, reviewed), or pass `-c key=value`.
+//
+// | key | meaning |
+// | --- | --- |
+// | `config` | path of sts.config.json (`STS_CONFIG` wins when set) |
+// | `signingKey`, `nextKey`, `previousKey` | a key name (ECC_NIST_P256), or `{ "name", "keySpec", "algorithm" }` |
+// | `domainName`, `certificateArn`, `hostedZoneId`, `hostedZoneName` | custom domain |
+// | `alarmTopicArn` | SNS topic for alarms |
+// | `rateLimit`, `burstLimit` | stage throttling |
+// | `logRetentionDays` | a CloudWatch retention value, e.g. 365 |
+// | `removalPolicy` | `retain` (default) or `destroy` for the table and logs (throwaway stacks) |
+
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -7,20 +20,6 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { KeyAlgorithm, SigningKeyOptions, TokenServiceProps } from './sts-construct.ts';
 
-/**
- * The deployable stack's settings from CDK context, so a platform team can `cdk deploy` without
- * writing code: keep them in cdk.json's `context` (committed, reviewed), or pass `-c key=value`.
- *
- * | key | meaning |
- * | --- | --- |
- * | `config` | path of sts.config.json (`STS_CONFIG` wins when set) |
- * | `signingKey`, `nextKey`, `previousKey` | a key name (ECC_NIST_P256), or `{ "name", "keySpec", "algorithm" }` |
- * | `domainName`, `certificateArn`, `hostedZoneId`, `hostedZoneName` | custom domain |
- * | `alarmTopicArn` | SNS topic for alarms |
- * | `rateLimit`, `burstLimit` | stage throttling |
- * | `logRetentionDays` | a CloudWatch retention value, e.g. 365 |
- * | `removalPolicy` | `retain` (default) or `destroy` for the table and logs (throwaway stacks) |
- */
 export class ContextError extends Error {
   override readonly name = 'ContextError';
 }

@@ -1,12 +1,11 @@
-/**
- * What each handler module may do on AWS, beyond what every function gets (writing its own log
- * group, and `kms:GetPublicKey` on every published key: the KMS signer resolves and checks all
- * keys when the container starts, and every handler builds the same runtime).
- *
- * The route table (lambdas/routes.ts) says which handlers exist; this table says what each one
- * needs, read from its code path in lib/. A handler missing here fails `cdk synth` with a message
- * naming it: granting by guess would be either too much or an outage.
- */
+// What each handler module may do on AWS, beyond what every function gets (writing its own log
+// group, and `kms:GetPublicKey` on every published key: the KMS signer resolves and checks all
+// keys when the container starts, and every handler builds the same runtime).
+//
+// The route table (lambdas/routes.ts) says which handlers exist; this table says what each one
+// needs, read from its code path in lib/. A handler missing here fails `cdk synth` with a message
+// naming it: granting by guess would be either too much or an outage.
+
 export type TableAction =
   | 'dynamodb:GetItem'
   | 'dynamodb:PutItem'

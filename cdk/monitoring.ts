@@ -1,3 +1,9 @@
+// Metrics, alarms and a dashboard for the token service, with no cost on the request path: the
+// handlers already write one JSON line per decision (lib/shared/log.ts: `token.issued`,
+// `token.refused` with `error` and `reason`, `request.failed` for every 5xx, each exchange with
+// `duration_ms`), and CloudWatch metric filters turn those lines into metrics. API Gateway's own
+// metrics give request counts, 5xx and latency; its JSON access log gives stage throttling (429).
+
 import { Duration } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -7,14 +13,6 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { REASONS, reasonPrefix, TOKEN_CHECKS } from '../lib/shared/reasons.ts';
-
-/**
- * Metrics, alarms and a dashboard for the token service, with no cost on the request path: the
- * handlers already write one JSON line per decision (lib/shared/log.ts: `token.issued`,
- * `token.refused` with `error` and `reason`, `request.failed` for every 5xx, each exchange with
- * `duration_ms`), and CloudWatch metric filters turn those lines into metrics. API Gateway's own
- * metrics give request counts, 5xx and latency; its JSON access log gives stage throttling (429).
- */
 
 const PERIOD = Duration.minutes(5);
 

@@ -1,3 +1,7 @@
+// The policy file at synth time: validated exactly as the service validates it at start (same
+// `ConfigError`, same message), then staged as a content-addressed copy that bundling ships into
+// every function's asset.
+
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,12 +15,6 @@ import {
   parseConfig,
 } from '../lib/config/config.ts';
 import { CONFIG_FILE_NAME } from './bundling.ts';
-
-/**
- * The policy file at synth time: validated exactly as the service validates it at start (same
- * `ConfigError`, same message), then staged as a content-addressed copy that bundling ships into
- * every function's asset.
- */
 
 /** A path to `sts.config.json`, or the same document as an object. */
 export type ConfigSource = string | ConfigFile;

@@ -1,3 +1,7 @@
+// The token service as one construct: KMS signing keys, the DynamoDB token table, one Lambda
+// function per handler module of the route table (lambdas/routes.ts), the HTTP API with those
+// routes and their authorization, and the metrics, alarms and dashboard that watch them.
+
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,12 +37,6 @@ import { KeyUseAlerts } from './key-policy.ts';
 import { type AlarmThresholds, TokenServiceMonitoring } from './monitoring.ts';
 import { type ConfigSource, checkIssuerForDomain, stageConfig } from './service-config.ts';
 import { type ExternalPublishedKey, type SigningKeyOptions, SigningKeys } from './signing-keys.ts';
-
-/**
- * The token service as one construct: KMS signing keys, the DynamoDB token table, one Lambda
- * function per handler module of the route table (lambdas/routes.ts), the HTTP API with those
- * routes and their authorization, and the metrics, alarms and dashboard that watch them.
- */
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 

@@ -1,9 +1,10 @@
+// HTTP plumbing shared by the handlers: reading API Gateway v2 events and writing responses.
+
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { errorBody, toOAuthError } from '../lib/shared/errors.ts';
 import type { Logger } from '../lib/shared/log.ts';
 
-/** HTTP plumbing shared by the handlers: reading API Gateway v2 events and writing responses. */
 export type Event = APIGatewayProxyEventV2;
 export type Result = APIGatewayProxyStructuredResultV2;
 

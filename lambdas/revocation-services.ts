@@ -1,12 +1,11 @@
+// Revocation and introspection built once per runtime (per container on Lambda, per local
+// server), sharing one verifier of this service's own tokens and its key-set cache.
+
 import { createOwnTokenVerifier } from '../lib/exchange/own-token.ts';
 import { createIntrospection, type Introspect } from '../lib/revocation/introspection.ts';
 import { createRevocation, type Revocation } from '../lib/revocation/revocation.ts';
 import type { Runtime } from './runtime.ts';
 
-/**
- * Revocation and introspection built once per runtime (per container on Lambda, per local
- * server), sharing one verifier of this service's own tokens and its key-set cache.
- */
 export interface RevocationServices {
   readonly revocation: Revocation;
   readonly introspect: Introspect;

@@ -1,8 +1,7 @@
-/**
- * The route table: the single source of truth for the CDK stack (one function per handler
- * module, API Gateway routes and their authorization) and for the local server.
- * `handler` names a module in `lambdas/` that exports `handler` and `createHandler`.
- */
+// The route table: the single source of truth for the CDK stack (one function per handler
+// module, API Gateway routes and their authorization) and for the local server.
+// `handler` names a module in `lambdas/` that exports `handler` and `createHandler`.
+
 export type RouteAuth = 'none' | 'iam';
 
 export interface Route {

@@ -1,3 +1,6 @@
+// Everything a handler needs, built once per container (Lambda) or per server (local), and
+// handed to the handlers through a provider so tests and the local server inject their own.
+
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type Config, ConfigError, loadConfigFile } from '../lib/config/config.ts';
 import { loadSettings, type Settings } from '../lib/config/settings.ts';
@@ -9,10 +12,6 @@ import type { Signer } from '../lib/signers/signer.ts';
 import { DynamoStore } from '../lib/stores/dynamodb.ts';
 import type { TokenStore } from '../lib/stores/store.ts';
 
-/**
- * Everything a handler needs, built once per container (Lambda) or per server (local), and
- * handed to the handlers through a provider so tests and the local server inject their own.
- */
 export interface Runtime {
   readonly settings: Settings;
   readonly config: Config;

@@ -1,11 +1,10 @@
+// The development configuration `npm start` uses when STS_CONFIG is unset: it trusts the
+// built-in development issuer and lets any of its subjects get a token for the example APIs,
+// directly, chained, or delegated to a `service:*` actor.
+
 import { type Config, parseConfig } from '../lib/config/config.ts';
 import { DEV_ISSUER_PATH } from './dev-issuer.ts';
 
-/**
- * The development configuration `npm start` uses when STS_CONFIG is unset: it trusts the
- * built-in development issuer and lets any of its subjects get a token for the example APIs,
- * directly, chained, or delegated to a `service:*` actor.
- */
 export const DEV_AUDIENCES = ['https://api.example.local', 'https://deploy.example.local'];
 
 export function devConfig(base: string): Config {

@@ -1,3 +1,7 @@
+// The built-in development issuer of the local server: an OIDC-style issuer at `<base>/dev`
+// whose tokens the development config trusts, so a newcomer can mint a subject token with curl.
+// It exists only in the local server; it is not in the route table and is never deployed.
+
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -5,11 +9,6 @@ import { type JWK, SignJWT } from 'jose';
 import { newJti } from '../lib/exchange/access-token.ts';
 import { generateSigningKey, publicJwk } from '../lib/signers/local.ts';
 
-/**
- * The built-in development issuer of the local server: an OIDC-style issuer at `<base>/dev`
- * whose tokens the development config trusts, so a newcomer can mint a subject token with curl.
- * It exists only in the local server; it is not in the route table and is never deployed.
- */
 export const DEV_ISSUER_PATH = '/dev';
 
 export interface DevIssuer {

@@ -1,12 +1,11 @@
+// The embedded DynamoDB-compatible store of the local server: dynalite, persisted under a
+// directory (or in memory), on a loopback port of its own.
+
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 
-/**
- * The embedded DynamoDB-compatible store of the local server: dynalite, persisted under a
- * directory (or in memory), on a loopback port of its own.
- */
 export interface EmbeddedDynamo {
   readonly endpoint: string;
   close(): Promise<void>;

@@ -1,3 +1,7 @@
+// The local server: turns HTTP requests into API Gateway v2 events for the very handlers that
+// run in Lambda (found through the shared route table), with a local signer, an embedded
+// DynamoDB-compatible store and a built-in development issuer.
+
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,11 +24,6 @@ import { devConfig } from './dev-config.ts';
 import { createDevIssuer, DEV_ISSUER_PATH, type DevIssuer } from './dev-issuer.ts';
 import { type EmbeddedDynamo, localDynamoClient, startEmbeddedDynamo } from './embedded-dynamodb.ts';
 
-/**
- * The local server: turns HTTP requests into API Gateway v2 events for the very handlers that
- * run in Lambda (found through the shared route table), with a local signer, an embedded
- * DynamoDB-compatible store and a built-in development issuer.
- */
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // API Gateway's payload limit
 
 type LambdaHandler = (event: Event, context: Context) => Promise<Result>;

@@ -1,10 +1,9 @@
+// The client SDK's memory: a bounded LRU of exchanged tokens, each served until a safe margin
+// before it expires, and a single-flight table that collapses identical concurrent requests.
+// Keys are opaque digests chosen by the caller (never raw tokens).
+
 import type { Clock } from '../shared/clock.ts';
 
-/**
- * The client SDK's memory: a bounded LRU of exchanged tokens, each served until a safe margin
- * before it expires, and a single-flight table that collapses identical concurrent requests.
- * Keys are opaque digests chosen by the caller (never raw tokens).
- */
 export interface CacheOptions {
   /** Entries kept at most; the least recently used goes first (default 500). */
   readonly maxEntries?: number;

@@ -1,3 +1,7 @@
+// The client SDK: RFC 8693 token exchange with an in-memory cache and single flight, and the
+// RFC 7662 introspection and RFC 7009 revocation calls. Retries and typed errors come from
+// `client-http.ts`; every call resolves to data or throws a `TokenExchangeError`.
+
 import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { TOKEN_TYPE } from '../shared/claims.ts';
@@ -5,11 +9,6 @@ import { isAllowedUrl } from '../shared/urls.ts';
 import { type CacheOptions, SingleFlight, TokenCache } from './cache.ts';
 import { createHttp, type Http, type HttpOptions, jsonObject, TokenExchangeError } from './http.ts';
 
-/**
- * The client SDK: RFC 8693 token exchange with an in-memory cache and single flight, and the
- * RFC 7662 introspection and RFC 7009 revocation calls. Retries and typed errors come from
- * `client-http.ts`; every call resolves to data or throws a `TokenExchangeError`.
- */
 export interface StsClientOptions extends HttpOptions {
   /** Base URL of the service (`https://sts.example.com`, or http on a loopback host). */
   readonly endpoint: string;

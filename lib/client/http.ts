@@ -1,12 +1,11 @@
+// The client SDK's HTTP layer: form POSTs to the service with a per-attempt timeout, bounded
+// retries of 429/502/503/504 and network failures (exponential backoff with full jitter, or the
+// server's `Retry-After` plus a little jitter), and every failure translated into one typed
+// `TokenExchangeError`. Nothing here ever puts a token into an error message.
+
 import { type Clock, systemClock } from '../shared/clock.ts';
 import type { OAuthErrorCode } from '../shared/errors.ts';
 
-/**
- * The client SDK's HTTP layer: form POSTs to the service with a per-attempt timeout, bounded
- * retries of 429/502/503/504 and network failures (exponential backoff with full jitter, or the
- * server's `Retry-After` plus a little jitter), and every failure translated into one typed
- * `TokenExchangeError`. Nothing here ever puts a token into an error message.
- */
 export type StsErrorCode =
   | OAuthErrorCode
   /** No HTTP response: connection refused or reset, DNS failure, timeout. */

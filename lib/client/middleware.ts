@@ -1,3 +1,17 @@
+// middy middleware for a Lambda behind API Gateway (HTTP API, payload v2) that calls a
+// downstream API on behalf of its caller: it exchanges the caller's bearer token for a token for
+// that audience (with the function's own actor token, when it has one) and hands it to the
+// handler on `context.exchangedToken`. It answers by itself when it cannot:
+//
+// | situation | response |
+// | --- | --- |
+// | no `Authorization: Bearer` | 401, `WWW-Authenticate: Bearer realm=...` (RFC 6750 §3.1) |
+// | malformed `Authorization` | 400, `error="invalid_request"` |
+// | the service refuses the caller's token (`invalid_request`, ...) | 401, `error="invalid_token"` |
+// | the caller may not reach the audience (`invalid_target`, `invalid_scope`) | 403, `error="insufficient_scope"` |
+// | the service refuses this function (`invalid_client`, ...): a misconfiguration | 500, no detail |
+// | the service is unavailable, or the actor token cannot be had | 503 (`Retry-After` when known), no detail |
+
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { TOKEN_TYPE } from '../shared/claims.ts';
@@ -5,21 +19,6 @@ import { type Logger, tokenFingerprint } from '../shared/log.ts';
 import type { ExchangedToken, StsClient } from './client.ts';
 import { TokenExchangeError } from './http.ts';
 
-/**
- * middy middleware for a Lambda behind API Gateway (HTTP API, payload v2) that calls a
- * downstream API on behalf of its caller: it exchanges the caller's bearer token for a token for
- * that audience (with the function's own actor token, when it has one) and hands it to the
- * handler on `context.exchangedToken`. It answers by itself when it cannot:
- *
- * | situation | response |
- * | --- | --- |
- * | no `Authorization: Bearer` | 401, `WWW-Authenticate: Bearer realm=...` (RFC 6750 §3.1) |
- * | malformed `Authorization` | 400, `error="invalid_request"` |
- * | the service refuses the caller's token (`invalid_request`, ...) | 401, `error="invalid_token"` |
- * | the caller may not reach the audience (`invalid_target`, `invalid_scope`) | 403, `error="insufficient_scope"` |
- * | the service refuses this function (`invalid_client`, ...): a misconfiguration | 500, no detail |
- * | the service is unavailable, or the actor token cannot be had | 503 (`Retry-After` when known), no detail |
- */
 export interface TokenExchangeMiddlewareOptions {
   readonly client: Pick<StsClient, 'exchange'>;
   /** The downstream API the handler calls. */

@@ -1,14 +1,12 @@
+// The policy file (`sts.config.json`): its schema, its loader, and the typed frozen object the
+// rest of the service receives. Validation is loud: every problem names the field.
+
 import { readFileSync } from 'node:fs';
 // A namespace import lets esbuild drop what config does not use (zod's 45 locales: 260 KiB of bundle).
 import * as z from 'zod';
 import { RESERVED_CLAIMS, SELF_ISSUER, VERIFY_ALGORITHMS, type VerifyAlgorithm } from '../shared/claims.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from '../shared/duration.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
-
-/**
- * The policy file (`sts.config.json`): its schema, its loader, and the typed frozen object the
- * rest of the service receives. Validation is loud: every problem names the field.
- */
 
 const duration = z.string().regex(DURATION_PATTERN, `expected ${DURATION_HINT}`);
 const nonEmpty = z.string().min(1);

@@ -1,11 +1,10 @@
+// Process settings from the environment: the one place `process.env` is read. The policy file
+// itself is loaded by `config.ts` from the path in `STS_CONFIG`.
+
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../shared/claims.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
 import { ConfigError } from './config.ts';
 
-/**
- * Process settings from the environment: the one place `process.env` is read. The policy file
- * itself is loaded by `config.ts` from the path in `STS_CONFIG`.
- */
 export interface Settings {
   /** Path of the policy file; undefined means "use the development config" (local server only). */
   readonly configPath: string | undefined;

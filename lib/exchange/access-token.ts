@@ -1,14 +1,13 @@
+// Minting of RFC 9068 JWT access tokens: header `{alg, kid, typ: "at+jwt"}`, the reserved claims
+// set by the service, and only the subject-token claims a policy copies, which can never
+// overwrite a reserved one.
+
 import { randomBytes } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { RESERVED_CLAIMS } from '../shared/claims.ts';
 import { serverError } from '../shared/errors.ts';
 import type { Signer } from '../signers/signer.ts';
 
-/**
- * Minting of RFC 9068 JWT access tokens: header `{alg, kid, typ: "at+jwt"}`, the reserved claims
- * set by the service, and only the subject-token claims a policy copies, which can never
- * overwrite a reserved one.
- */
 export interface AccessTokenClaims {
   readonly iss: string;
   readonly sub: string;

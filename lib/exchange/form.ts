@@ -1,9 +1,8 @@
+// `application/x-www-form-urlencoded` request bodies. A repeated key keeps every value so that
+// grants can refuse duplicates by name; the size limit is checked before parsing.
+
 import { invalidRequest, payloadTooLarge } from '../shared/errors.ts';
 
-/**
- * `application/x-www-form-urlencoded` request bodies. A repeated key keeps every value so that
- * grants can refuse duplicates by name; the size limit is checked before parsing.
- */
 export type Form = ReadonlyMap<string, readonly string[]>;
 
 export const MAX_FORM_BYTES = 64 * 1024;

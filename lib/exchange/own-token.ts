@@ -1,3 +1,9 @@
+// Verification of tokens this service minted (RFC 9068 access tokens), against its own signer's
+// public keys: the one function behind chained exchange (subject-token.ts), introspection and
+// revocation. Strict shape first, then the pinned algorithms, `typ: at+jwt`, a low-S ES256
+// signature, `iss` = this service, the signature, `nbf`/`iat` with the configured skew and `exp`
+// exactly (our own clock set it), and `sub` and `jti` present.
+
 import { compactVerify, type JWTPayload } from 'jose';
 import type { Config } from '../config/config.ts';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../shared/claims.ts';
@@ -9,14 +15,6 @@ import { isHighS } from '../shared/low-s.ts';
 import { failure, verifyPinnedJwt } from '../shared/pinned-jwt.ts';
 import type { TokenCheck } from '../shared/reasons.ts';
 import type { Signer } from '../signers/signer.ts';
-
-/**
- * Verification of tokens this service minted (RFC 9068 access tokens), against its own signer's
- * public keys: the one function behind chained exchange (subject-token.ts), introspection and
- * revocation. Strict shape first, then the pinned algorithms, `typ: at+jwt`, a low-S ES256
- * signature, `iss` = this service, the signature, `nbf`/`iat` with the configured skew and `exp`
- * exactly (our own clock set it), and `sub` and `jti` present.
- */
 
 /** Header parameters that point at keys or change how the payload is read: always refused. */
 export const FORBIDDEN_HEADERS = ['jku', 'x5u', 'x5c', 'jwk', 'crit', 'b64', 'zip', 'enc'] as const;

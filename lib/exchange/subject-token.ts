@@ -1,3 +1,7 @@
+// Verification of presented tokens (subject and actor): strict shape, a trusted issuer chosen by
+// exact `iss`, its pinned algorithms and audiences, keys only from the issuer's own JWKS, time
+// claims with a small skew, and for this service's own tokens, `typ: at+jwt` and revocation.
+
 import type { JWTPayload } from 'jose';
 import type { Config, TrustedIssuerConfig } from '../config/config.ts';
 import { recordedToken } from '../revocation/revocation.ts';
@@ -12,11 +16,6 @@ import type { Signer } from '../signers/signer.ts';
 import type { TokenStore } from '../stores/store.ts';
 import { AT_JWT, createOwnTokenVerifier, FORBIDDEN_HEADERS, OWN_ALGORITHMS } from './own-token.ts';
 
-/**
- * Verification of presented tokens (subject and actor): strict shape, a trusted issuer chosen by
- * exact `iss`, its pinned algorithms and audiences, keys only from the issuer's own JWKS, time
- * claims with a small skew, and for this service's own tokens, `typ: at+jwt` and revocation.
- */
 export type { TokenRole };
 
 export interface VerifiedToken {

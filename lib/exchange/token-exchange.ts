@@ -1,3 +1,6 @@
+// The RFC 8693 token exchange grant: parse -> verify subject (and actor) token -> policy ->
+// mint -> record the jti -> respond. No token leaves unless its record was written.
+
 import type { Config } from '../config/config.ts';
 import { compilePolicies, type PolicyEngine } from '../policy/policy.ts';
 import { SELF_ISSUER } from '../shared/claims.ts';
@@ -16,10 +19,6 @@ import {
 } from './subject-token.ts';
 import { parseTokenExchangeRequest } from './token-request.ts';
 
-/**
- * The RFC 8693 token exchange grant: parse -> verify subject (and actor) token -> policy ->
- * mint -> record the jti -> respond. No token leaves unless its record was written.
- */
 export interface TokenResponse {
   readonly access_token: string;
   readonly issued_token_type: string;

@@ -1,14 +1,13 @@
+// Trust policies, compiled once and checked per request. A policy admits a request when the
+// subject token's issuer, subject and claim conditions match, the actor (if any) is one the
+// policy allows, the target is one of its audiences, and every requested scope is granted.
+
 import type { JWTPayload } from 'jose';
 import type { ActorRule, Config, Matcher, PolicyConfig } from '../config/config.ts';
 import { SELF_ISSUER } from '../shared/claims.ts';
 import { invalidRequest, invalidScope, invalidTarget, type OAuthError } from '../shared/errors.ts';
 import { compilePattern, type Pattern } from './pattern.ts';
 
-/**
- * Trust policies, compiled once and checked per request. A policy admits a request when the
- * subject token's issuer, subject and claim conditions match, the actor (if any) is one the
- * policy allows, the target is one of its audiences, and every requested scope is granted.
- */
 export interface PresentedToken {
   /** Trusted issuer name, or `self`. */
   readonly issuerName: string;

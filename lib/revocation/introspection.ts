@@ -1,3 +1,9 @@
+// RFC 7662 token introspection of this service's own tokens. A token is active only when its
+// signature verifies against this service's signer keys, it is unexpired (`exp` is compared on
+// every read, so lazy TTL deletion never matters), its jti was recorded, and neither the token
+// nor its subject was revoked (strongly consistent reads). Anything else is exactly
+// `{"active": false}`: the response never says why.
+
 import type { JWTPayload } from 'jose';
 import type { OwnTokenVerifier } from '../exchange/own-token.ts';
 import { OAuthError } from '../shared/errors.ts';
@@ -6,13 +12,6 @@ import type { Reason } from '../shared/reasons.ts';
 import type { TokenStore } from '../stores/store.ts';
 import { tokenState } from './revocation.ts';
 
-/**
- * RFC 7662 token introspection of this service's own tokens. A token is active only when its
- * signature verifies against this service's signer keys, it is unexpired (`exp` is compared on
- * every read, so lazy TTL deletion never matters), its jti was recorded, and neither the token
- * nor its subject was revoked (strongly consistent reads). Anything else is exactly
- * `{"active": false}`: the response never says why.
- */
 export type IntrospectionResponse =
   | { readonly active: false }
   | (JWTPayload & { readonly active: true; readonly token_type: 'Bearer' });

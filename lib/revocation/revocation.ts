@@ -1,3 +1,9 @@
+// Revocation of issued tokens: by the holder presenting the token (RFC 7009), and by an admin,
+// by `jti` or for every token of a subject issued up to now (`SUBJECT#<sub>` `revokedBefore`).
+// Whether a recorded token is still live is decided in one place, `readTokenState` in
+// `shared/token-record.ts`; chained exchange, introspection and the downstream verifier's table
+// check all read it (here through `recordedToken` and `tokenState`).
+
 import { type Form, formParams } from '../exchange/form.ts';
 import type { OwnTokenVerifier } from '../exchange/own-token.ts';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
@@ -5,14 +11,6 @@ import { invalidRequest, OAuthError } from '../shared/errors.ts';
 import { type Logger, tokenFingerprint } from '../shared/log.ts';
 import { readTokenState, type TokenState } from '../shared/token-record.ts';
 import type { TokenStore } from '../stores/store.ts';
-
-/**
- * Revocation of issued tokens: by the holder presenting the token (RFC 7009), and by an admin,
- * by `jti` or for every token of a subject issued up to now (`SUBJECT#<sub>` `revokedBefore`).
- * Whether a recorded token is still live is decided in one place, `readTokenState` in
- * `shared/token-record.ts`; chained exchange, introspection and the downstream verifier's table
- * check all read it (here through `recordedToken` and `tokenState`).
- */
 
 export type { TokenState } from '../shared/token-record.ts';
 

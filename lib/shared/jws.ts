@@ -1,10 +1,9 @@
+// Strict reading of a compact JWS before any cryptography: exactly three base64url segments
+// (no padding, no other characters), UTF-8 that decodes without loss, JSON objects without
+// duplicate keys. JWE (five parts), JSON serialization and extra segments fail here.
+
 import { parseStrictJson } from './strict-json.ts';
 
-/**
- * Strict reading of a compact JWS before any cryptography: exactly three base64url segments
- * (no padding, no other characters), UTF-8 that decodes without loss, JSON objects without
- * duplicate keys. JWE (five parts), JSON serialization and extra segments fail here.
- */
 export interface CompactJws {
   readonly header: Readonly<Record<string, unknown>>;
   readonly payload: Readonly<Record<string, unknown>>;

@@ -1,3 +1,7 @@
+// Where verification keys come from. Keys are found only by `kid`/`alg` in a key set this
+// service fetched itself from a configured URL; header `jku`, `x5u`, `x5c` and `jwk` are never
+// followed (the subject-token verifier refuses them before this point).
+
 import {
   createLocalJWKSet,
   type CryptoKey as JoseCryptoKey,
@@ -10,11 +14,6 @@ import type { Clock } from './clock.ts';
 import { invalidRequest, OAuthError, temporarilyUnavailable } from './errors.ts';
 import { isAllowedUrl } from './urls.ts';
 
-/**
- * Where verification keys come from. Keys are found only by `kid`/`alg` in a key set this
- * service fetched itself from a configured URL; header `jku`, `x5u`, `x5c` and `jwk` are never
- * followed (the subject-token verifier refuses them before this point).
- */
 export type KeyResolver = (header: JWSHeaderParameters) => Promise<JoseCryptoKey | Uint8Array>;
 
 export interface RemoteKeySetOptions {

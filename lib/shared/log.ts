@@ -1,9 +1,8 @@
+// Structured audit and operational logging. One JSON object per line; never a raw token: tokens
+// appear only as `tokenFingerprint` (a SHA-256 prefix) beside their `jti`, `sub` and policy.
+
 import { createHash } from 'node:crypto';
 
-/**
- * Structured audit and operational logging. One JSON object per line; never a raw token: tokens
- * appear only as `tokenFingerprint` (a SHA-256 prefix) beside their `jti`, `sub` and policy.
- */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export type LogFields = Record<string, unknown>;
 

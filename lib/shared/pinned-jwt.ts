@@ -1,3 +1,9 @@
+// The one jose call that verifies a presented JWT: signature by a key found only in the given
+// key set, pinned issuer, audience and algorithms, `exp`/`nbf` with the skew, `exp` and `sub`
+// required, and `iat` not in the future. Used for external subject/actor tokens and for this
+// service's own tokens. A dependency failure (5xx) passes through; every other failure becomes
+// the caller's own refusal with a precise reason.
+
 import { type JWTPayload, jwtVerify } from 'jose';
 import { type Clock, epochSeconds } from './clock.ts';
 import { OAuthError } from './errors.ts';
@@ -5,13 +11,6 @@ import { joseReason } from './jose-errors.ts';
 import type { KeyResolver } from './key-sets.ts';
 import type { TokenCheck } from './reasons.ts';
 
-/**
- * The one jose call that verifies a presented JWT: signature by a key found only in the given
- * key set, pinned issuer, audience and algorithms, `exp`/`nbf` with the skew, `exp` and `sub`
- * required, and `iat` not in the future. Used for external subject/actor tokens and for this
- * service's own tokens. A dependency failure (5xx) passes through; every other failure becomes
- * the caller's own refusal with a precise reason.
- */
 export interface Pins {
   readonly issuer: string;
   /** Omitted only where the caller checks audience itself (own tokens at introspection). */

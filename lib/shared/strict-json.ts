@@ -1,7 +1,7 @@
-/**
- * JSON.parse silently keeps the last of duplicate keys, which lets two parsers disagree about a
- * token's claims. `parseStrictJson` refuses duplicate keys anywhere in the document.
- */
+// JSON.parse silently keeps the last of duplicate keys, which lets two parsers disagree about a
+// token's claims. `parseStrictJson` refuses duplicate keys anywhere in the document.
+
+/** `JSON.parse`, but a duplicate key anywhere in the document throws a SyntaxError naming it. */
 export function parseStrictJson(text: string): unknown {
   const value = JSON.parse(text) as unknown; // syntax errors first, with JSON.parse's own message
   assertNoDuplicateKeys(text);

@@ -1,20 +1,19 @@
+// Which KMS keys may sign which JWS algorithm. An `STS_KMS_KEY_IDS` entry is a key id, key ARN,
+// alias name or alias ARN, optionally followed by `#<alg>` (KMS references never contain `#`):
+//
+// - `ECC_NIST_P256` -> ES256 (`ECDSA_SHA_256`); the only choice.
+// - `RSA_2048`, `RSA_3072`, `RSA_4096` -> RS256 (`RSASSA_PKCS1_V1_5_SHA_256`) by default, or PS256
+//   (`RSASSA_PSS_SHA_256`) when the entry ends in `#PS256`, e.g. `alias/sts-2025#PS256`.
+//
+// Any other key spec, a usage other than `SIGN_VERIFY`, a key that does not offer the signing
+// algorithm, or a public key that does not match its spec is refused with a ConfigError naming
+// STS_KMS_KEY_IDS and the key.
+
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { GetPublicKeyCommandOutput, SigningAlgorithmSpec } from '@aws-sdk/client-kms';
 import { ConfigError } from '../config/config.ts';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../shared/claims.ts';
 
-/**
- * Which KMS keys may sign which JWS algorithm. An `STS_KMS_KEY_IDS` entry is a key id, key ARN,
- * alias name or alias ARN, optionally followed by `#<alg>` (KMS references never contain `#`):
- *
- * - `ECC_NIST_P256` -> ES256 (`ECDSA_SHA_256`); the only choice.
- * - `RSA_2048`, `RSA_3072`, `RSA_4096` -> RS256 (`RSASSA_PKCS1_V1_5_SHA_256`) by default, or PS256
- *   (`RSASSA_PSS_SHA_256`) when the entry ends in `#PS256`, e.g. `alias/sts-2025#PS256`.
- *
- * Any other key spec, a usage other than `SIGN_VERIFY`, a key that does not offer the signing
- * algorithm, or a public key that does not match its spec is refused with a ConfigError naming
- * STS_KMS_KEY_IDS and the key.
- */
 export const KMS_SIGNING_ALGORITHM: Readonly<Record<SigningAlgorithm, SigningAlgorithmSpec>> = {
   ES256: 'ECDSA_SHA_256',
   RS256: 'RSASSA_PKCS1_V1_5_SHA_256',

@@ -1,3 +1,12 @@
+// The AWS KMS signer. `STS_KMS_KEY_IDS` lists keys (id, ARN, alias name or alias ARN, optionally
+// `#PS256`, see kms-key.ts): the first signs, the others are only published so tokens they signed
+// keep verifying during a rotation (docs/key-rotation.md). Each key is resolved once per container
+// with `GetPublicKey` (promise-memoized; a failed fetch is retried by the next call): its key ARN,
+// which `Sign` uses so a moved alias never splits `kid` from the signing key, its JWK with the
+// RFC 7638 thumbprint as `kid` (identical to a local key's), and its JWS `alg`. The signing input
+// is hashed here and sent as a `DIGEST`; ECDSA's DER signature becomes JOSE `r||s`. KMS faults are
+// translated at this edge (kms-error.ts): nothing from the SDK reaches the caller.
+
 import { createHash } from 'node:crypto';
 import {
   GetPublicKeyCommand,
@@ -18,16 +27,6 @@ import { checkKmsKey, keyIdsError, parseKeyEntry } from './kms-key.ts';
 import { publicJwk } from './local.ts';
 import type { Signer, SigningKey } from './signer.ts';
 
-/**
- * The AWS KMS signer. `STS_KMS_KEY_IDS` lists keys (id, ARN, alias name or alias ARN, optionally
- * `#PS256`, see kms-key.ts): the first signs, the others are only published so tokens they signed
- * keep verifying during a rotation (docs/key-rotation.md). Each key is resolved once per container
- * with `GetPublicKey` (promise-memoized; a failed fetch is retried by the next call): its key ARN,
- * which `Sign` uses so a moved alias never splits `kid` from the signing key, its JWK with the
- * RFC 7638 thumbprint as `kid` (identical to a local key's), and its JWS `alg`. The signing input
- * is hashed here and sent as a `DIGEST`; ECDSA's DER signature becomes JOSE `r||s`. KMS faults are
- * translated at this edge (kms-error.ts): nothing from the SDK reaches the caller.
- */
 export interface KmsSignerOptions {
   /** Created once per container by the caller (`new KMSClient({})`: AWS_REGION and AWS_ENDPOINT_URL_KMS apply). */
   readonly client: KMSClient;

@@ -1,3 +1,6 @@
+// A signer holding its private key in process memory: the local development server, tests and
+// benchmarks. The key is a private JWK persisted (mode 0600) so tokens survive restarts.
+
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -5,11 +8,6 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { SigningAlgorithm } from '../shared/claims.ts';
 import { toLowS } from '../shared/low-s.ts';
 import type { Signer, SigningKey } from './signer.ts';
-
-/**
- * A signer holding its private key in process memory: the local development server, tests and
- * benchmarks. The key is a private JWK persisted (mode 0600) so tokens survive restarts.
- */
 
 const HASH = 'sha256';
 

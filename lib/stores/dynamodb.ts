@@ -1,3 +1,7 @@
+// The DynamoDB single-table store (DESIGN.md "DynamoDB table"). Every call has a deadline;
+// throttling, timeouts and service faults become 503 `temporarily_unavailable`, everything
+// else a bare `server_error`: callers never see SDK messages.
+
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
@@ -22,11 +26,6 @@ import {
 } from '../shared/token-table.ts';
 import type { IssuedToken, TokenRecord, TokenStore } from './store.ts';
 
-/**
- * The DynamoDB single-table store (DESIGN.md "DynamoDB table"). Every call has a deadline;
- * throttling, timeouts and service faults become 503 `temporarily_unavailable`, everything
- * else a bare `server_error`: callers never see SDK messages.
- */
 export interface DynamoStoreOptions {
   readonly client: DynamoDBClient;
   readonly tableName: string;

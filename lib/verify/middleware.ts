@@ -1,18 +1,17 @@
+// middy middleware for consumer Lambdas behind API Gateway (HTTP API, payload v2): takes the
+// bearer token from `Authorization`, verifies it, and puts the claims on
+// `context.accessToken`; otherwise answers as RFC 6750 §3 says, with a `WWW-Authenticate`
+// challenge: no credentials -> 401 without an error code; malformed header -> 400
+// `invalid_request`; bad, expired or revoked token -> 401 `invalid_token`; missing scope ->
+// 403 `insufficient_scope` with the needed `scope`. When the STS cannot be reached to decide
+// (keys or a revocation check), 503 with `Retry-After`: it fails closed.
+
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { toOAuthError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { AccessTokenVerifier, VerifiedAccessTokenClaims } from './verifier.ts';
 
-/**
- * middy middleware for consumer Lambdas behind API Gateway (HTTP API, payload v2): takes the
- * bearer token from `Authorization`, verifies it, and puts the claims on
- * `context.accessToken`; otherwise answers as RFC 6750 §3 says, with a `WWW-Authenticate`
- * challenge: no credentials -> 401 without an error code; malformed header -> 400
- * `invalid_request`; bad, expired or revoked token -> 401 `invalid_token`; missing scope ->
- * 403 `insufficient_scope` with the needed `scope`. When the STS cannot be reached to decide
- * (keys or a revocation check), 503 with `Retry-After`: it fails closed.
- */
 export interface AccessTokenContext {
   accessToken: VerifiedAccessTokenClaims;
 }

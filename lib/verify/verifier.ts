@@ -1,3 +1,10 @@
+// The verifier downstream services use for this STS's access tokens (RFC 9068 `at+jwt`): keys
+// from the STS's discovery document and JWKS, fetched once and imported once; pinned algorithms,
+// issuer, audience, `typ`, required claims and scopes; and, optionally, a revocation check
+// (introspection endpoint, a direct table read, or your own) behind a bounded LRU cache whose
+// staleness you choose. The hot path is jose's `jwtVerify` with a prebuilt options object and a
+// synchronous key lookup by `kid`: no allocation of its own beyond what jose does.
+
 import {
   type CryptoKey,
   importJWK,
@@ -14,14 +21,6 @@ import type { Reason, TokenCheck } from '../shared/reasons.ts';
 import { readTokenState, type TokenRecordReader } from '../shared/token-record.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
 
-/**
- * The verifier downstream services use for this STS's access tokens (RFC 9068 `at+jwt`): keys
- * from the STS's discovery document and JWKS, fetched once and imported once; pinned algorithms,
- * issuer, audience, `typ`, required claims and scopes; and, optionally, a revocation check
- * (introspection endpoint, a direct table read, or your own) behind a bounded LRU cache whose
- * staleness you choose. The hot path is jose's `jwtVerify` with a prebuilt options object and a
- * synchronous key lookup by `kid`: no allocation of its own beyond what jose does.
- */
 export type VerifierAlgorithm = 'ES256' | 'RS256' | 'PS256';
 
 /** RFC 8693 §4.1 actor claim: who acts for the subject, prior actors nested inside. */
