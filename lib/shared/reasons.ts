@@ -56,6 +56,8 @@ export const TOKEN_CHECKS = {
   unknown_jti: 'no TOKEN# record for this jti (introspection, revocation)',
   revoked: 'the token, or its subject, was revoked',
   replayed: 'a one-time token presented a second time',
+  high_s: 'an ECDSA signature of this service with the high-S spelling (ours are low-S)',
+  nested_act: 'an actor token that itself carries act',
 } as const;
 
 /** Every other reason, by area. */

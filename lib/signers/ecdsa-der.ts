@@ -1,9 +1,8 @@
-/**
- * ECDSA P-256 signature encodings: the ASN.1 DER `SEQUENCE { r INTEGER, s INTEGER }` that AWS KMS
- * returns (X9.62 / RFC 3279 §2.2.3) and the fixed-width `r||s` that JWS ES256 requires
- * (RFC 7518 §3.4). The parser is strict DER: one definite short-form length per element, minimal
- * non-negative integers, 0 < r, s < n, and nothing after the sequence.
- */
+// ECDSA P-256 signature encodings: the ASN.1 DER `SEQUENCE { r INTEGER, s INTEGER }` that AWS KMS
+// returns (X9.62 / RFC 3279 §2.2.3) and the fixed-width `r||s` that JWS ES256 requires
+// (RFC 7518 §3.4). The parser is strict DER: one definite short-form length per element, minimal
+// non-negative integers, 0 < r, s < n, and nothing after the sequence.
+
 import { P256_ORDER } from '../shared/low-s.ts';
 
 /** Bytes of each of r and s in a JOSE ES256 signature. */
