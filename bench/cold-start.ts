@@ -11,8 +11,9 @@ import { median } from './stats.ts';
 
 /**
  * Cold start of each Lambda handler: a fresh Node process imports the handler module and answers
- * its first request, which builds the container's runtime (settings, the policy file, a
- * DynamoDBClient, a KMSClient and the KMS signer's GetPublicKey). The bundle is built with the
+ * its first request, which builds the runtime layers of its route (lambdas/container*.ts):
+ * settings, a KMSClient and the KMS signer's GetPublicKey for all; the policy file for all but
+ * `jwks`; a DynamoDBClient for the revocation routes and `token`; the exchange engine for `token`. The bundle is built with the
  * very esbuild options of the CDK stack (cdk/bundling.ts); it is compared with the same handler
  * compiled file by file (esbuild, `bundle: false`, the `.ts` import specifiers rewritten to
  * `.js`) and loading its dependencies from node_modules, as an unbundled deployment would: the

@@ -255,7 +255,7 @@ function coldStartSection(cold: ColdStartResult): string {
     '',
     `Medians of ${cold.samples} fresh processes each; times from the process's time origin, so each includes Node's own start (${fixed(cold.nodeStartMs)} ms for an empty script). ` +
       `Bundles: esbuild with the CDK stack's options (cdk/bundling.ts, target ${cold.target}, ESM, minified, AWS SDK bundled), run with \`--enable-source-maps\` as the stack sets it. ` +
-      'Unbundled: the same sources compiled file by file, dependencies from node_modules. The first response builds the runtime: config file, DynamoDBClient, KMSClient and GetPublicKey (loopback stub).',
+      'Unbundled: the same sources compiled file by file, dependencies from node_modules. The first response builds the layers its route uses (lambdas/container*.ts): KMSClient and GetPublicKey (loopback stub) for all, the config file for all but `jwks`, a DynamoDBClient for the revocation routes and `token`, the exchange engine for `token`.',
   ].join('\n');
 }
 

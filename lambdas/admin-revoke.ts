@@ -1,11 +1,12 @@
 import { parseForm } from '../lib/exchange/form.ts';
 import { parseAdminRevocationRequest } from '../lib/revocation/revocation.ts';
+import { storeRuntime } from './container-store.ts';
 import { defineHandler } from './define-handler.ts';
 import { bodyBytes, type Event, header, json, NO_STORE } from './http.ts';
 import { revocationServices } from './revocation-services.ts';
 
 /** POST /admin/revoke: form `jti=<jti>` revokes one token, `sub=<subject>` every token of a subject. */
-export const createHandler = defineHandler(async (event, runtime) => {
+export const createHandler = defineHandler(storeRuntime, async (event, runtime) => {
   const request = parseAdminRevocationRequest(parseForm(bodyBytes(event), header(event, 'content-type')));
   const { revocation } = revocationServices(runtime);
   const by = { admin: adminPrincipal(event) };

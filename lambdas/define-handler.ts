@@ -1,11 +1,11 @@
-// Wraps a route's body in the shared middy stack (OAuth error responses) and gives it the
-// container's runtime. Each handler module exports `createHandler` (tests and the local server
-// pass their own runtime) and `handler` (Lambda's entry point, on the default runtime).
+// Wraps a route's body in the shared middy stack (OAuth error responses) and gives it its
+// runtime. Each handler module exports `createHandler` (tests and the local server pass their own
+// runtime) and `handler` (Lambda's entry point, on the container runtime of its route's layer).
 
 import middy from '@middy/core';
 import { createLogger, type Logger } from '../lib/shared/log.ts';
 import { type Event, oauthErrors, type Result } from './http.ts';
-import { defaultRuntime, type Runtime, type RuntimeProvider } from './runtime.ts';
+import type { BaseRuntime, RuntimeProvider } from './runtime.ts';
 
 /** Logs failures that happen before a runtime exists (a bad config, KMS down at cold start). */
 let startupLogger: Logger | undefined;
@@ -15,12 +15,19 @@ const fallbackLogger = (): Logger => {
 };
 
 /**
- * A route handler factory: `defineHandler(body)(provider)` is the middy handler that runs `body`
- * with the runtime `provider` gives (the container's default runtime unless one is passed).
+ * A handler factory for one route: `body` runs on a runtime of layer `R`; `container` builds that
+ * layer from the environment (Lambda). The factory takes any provider of `R` or more.
+ *
+ * @example
+ * export const createHandler = defineHandler(signingRuntime, async (event, runtime) => ...);
+ * export const handler = createHandler();
  */
-export function defineHandler(body: (event: Event, runtime: Runtime) => Promise<Result>) {
-  return (provider: RuntimeProvider = defaultRuntime) => {
-    let current: Runtime | undefined;
+export function defineHandler<R extends BaseRuntime>(
+  container: RuntimeProvider<R>,
+  body: (event: Event, runtime: R) => Promise<Result>,
+) {
+  return (provider: RuntimeProvider<R> = container) => {
+    let current: R | undefined;
     return middy<Event, Result>()
       .use(oauthErrors(() => current?.logger ?? fallbackLogger()))
       .handler(async (event) => {

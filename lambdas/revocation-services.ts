@@ -4,16 +4,16 @@
 import { createOwnTokenVerifier } from '../lib/exchange/own-token.ts';
 import { createIntrospection, type Introspect } from '../lib/revocation/introspection.ts';
 import { createRevocation, type Revocation } from '../lib/revocation/revocation.ts';
-import type { Runtime } from './runtime.ts';
+import type { StoreRuntime } from './runtime.ts';
 
 export interface RevocationServices {
   readonly revocation: Revocation;
   readonly introspect: Introspect;
 }
 
-const built = new WeakMap<Runtime, RevocationServices>();
+const built = new WeakMap<StoreRuntime, RevocationServices>();
 
-export function revocationServices(runtime: Runtime): RevocationServices {
+export function revocationServices(runtime: StoreRuntime): RevocationServices {
   let services = built.get(runtime);
   if (!services) {
     const verifyOwnToken = createOwnTokenVerifier(runtime);

@@ -7,6 +7,9 @@ import * as z from 'zod';
 import { RESERVED_CLAIMS, SELF_ISSUER, VERIFY_ALGORITHMS, type VerifyAlgorithm } from '../shared/claims.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from '../shared/duration.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
+import { ConfigError } from './config-error.ts';
+
+export { ConfigError };
 
 const duration = z.string().regex(DURATION_PATTERN, `expected ${DURATION_HINT}`);
 const nonEmpty = z.string().min(1);
@@ -155,16 +158,6 @@ export interface Config {
 }
 
 /** A configuration problem, found at start-up or at `cdk synth`; the message names the field. */
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly source: string,
-    readonly problems: readonly string[],
-  ) {
-    super(`invalid configuration ${source}:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-  }
-}
-
 function fieldPath(path: readonly PropertyKey[]): string {
   return (
     path.reduce<string>(

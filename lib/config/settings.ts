@@ -3,7 +3,7 @@
 
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../shared/claims.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
-import { ConfigError } from './config.ts';
+import { ConfigError } from './config-error.ts';
 
 export interface Settings {
   /** Path of the policy file; undefined means "use the development config" (local server only). */

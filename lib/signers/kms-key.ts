@@ -11,7 +11,7 @@
 
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { GetPublicKeyCommandOutput, SigningAlgorithmSpec } from '@aws-sdk/client-kms';
-import { ConfigError } from '../config/config.ts';
+import { ConfigError } from '../config/config-error.ts';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../shared/claims.ts';
 
 export const KMS_SIGNING_ALGORITHM: Readonly<Record<SigningAlgorithm, SigningAlgorithmSpec>> = {

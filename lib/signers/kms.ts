@@ -17,7 +17,7 @@ import {
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
 import type { JWK } from 'jose';
-import { ConfigError } from '../config/config.ts';
+import { ConfigError } from '../config/config-error.ts';
 import type { SigningAlgorithm } from '../shared/claims.ts';
 import { serverError } from '../shared/errors.ts';
 import { toLowS } from '../shared/low-s.ts';
