@@ -8,7 +8,7 @@ import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { invalidRequest, OAuthError, toOAuthError } from '../shared/errors.ts';
 import { type Logger, tokenFingerprint } from '../shared/log.ts';
 import type { Signer } from '../signers/signer.ts';
-import type { TokenStore } from '../stores/store.ts';
+import type { OneTimeUse, TokenStore } from '../stores/store.ts';
 import { mintAccessToken } from './access-token.ts';
 import type { Form } from './form.ts';
 import {
@@ -48,14 +48,12 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
   const policies = compilePolicies(config);
   const verifyToken = createTokenVerifier(deps);
 
-  /** Records the first use of a token from a `oneTimeUse` issuer; a second use is a replay. */
-  async function spendOneTimeToken(token: VerifiedToken, role: TokenRole): Promise<void> {
-    if (!token.issuer?.oneTimeUse) return;
+  /** What spending a token from a `oneTimeUse` issuer writes: `SEEN#`, kept while it could verify. */
+  function oneTimeUse(token: VerifiedToken | undefined, role: TokenRole): [TokenRole, OneTimeUse][] {
+    if (!token?.issuer?.oneTimeUse) return [];
     // Kept until the token can no longer be accepted: its exp plus the clock skew we allow.
     const until = token.claims.exp + config.clockSkew;
-    const first = await store.markSubjectTokenUsed(token.issuer.issuer, token.claims.jti!, until);
-    if (!first)
-      throw invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.replayed` });
+    return [[role, { issuer: token.issuer.issuer, jti: token.claims.jti!, until }]];
   }
 
   async function exchange(form: Form): Promise<TokenResponse> {
@@ -100,20 +98,30 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
       });
       audit.jti = minted.jti;
       // One-time tokens are spent only after signing succeeded, so a KMS fault (the likeliest one)
-      // leaves the caller's token usable for a retry. Racing uses: exactly one conditional put wins.
-      await spendOneTimeToken(subject, 'subject');
-      if (actor) await spendOneTimeToken(actor, 'actor');
-      await store.recordIssued({
-        jti: minted.jti,
-        sub: subject.claims.sub,
-        aud: request.target,
-        clientId: grant.policy.clientId,
-        scope,
-        iat,
-        exp: iat + lifetime,
-        subjectIssuer: subject.origin,
-        policy: grant.policy.name,
-      });
+      // leaves the caller's token usable for a retry; they are spent together with the TOKEN#
+      // record in one write round trip (store.ts). Racing uses: exactly one conditional write wins.
+      const spend = [...oneTimeUse(subject, 'subject'), ...oneTimeUse(actor, 'actor')];
+      const [first, second] = spend;
+      if (second && first![1].issuer === second[1].issuer && first![1].jti === second[1].jti)
+        throw invalidRequest('actor_token could not be verified', { reason: 'actor_token.replayed' });
+      const replayed = await store.recordIssuedSpending(
+        {
+          jti: minted.jti,
+          sub: subject.claims.sub,
+          aud: request.target,
+          clientId: grant.policy.clientId,
+          scope,
+          iat,
+          exp: iat + lifetime,
+          subjectIssuer: subject.origin,
+          policy: grant.policy.name,
+        },
+        spend.map(([, use]) => use),
+      );
+      if (replayed) {
+        const role = spend.find(([, use]) => use === replayed)![0];
+        throw invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.replayed` });
+      }
       logger.info('token.issued', { ...audit, expires_in: lifetime, scope, duration_ms: elapsed() });
       return {
         access_token: minted.token,

@@ -1,6 +1,13 @@
 // The DynamoDB single-table store (DESIGN.md "DynamoDB table"). Every call has a deadline;
 // throttling, timeouts and service faults become 503 `temporarily_unavailable`, everything
 // else a bare `server_error`: callers never see SDK messages.
+//
+// An exchange's writes (`SEEN#` of each one-time token, then `TOKEN#`) are one TransactWriteItems:
+// one round trip, all or nothing, so a fault never spends a token without issuing one. Against a
+// server without transactions (dynalite, the local server's embedded store; it answers
+// UnknownOperationException) the store falls back, once and for good, to sequential conditional
+// writes: a replay still loses and no token leaves unrecorded, but a fault after a `SEEN#` write
+// leaves that one-time token spent (the caller needs a fresh one), and it costs two round trips.
 
 import {
   type AttributeValue,
@@ -8,10 +15,12 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { awsError } from '../shared/aws-error.ts';
-import { type OAuthError, serverError } from '../shared/errors.ts';
+import { type OAuthError, serverError, temporarilyUnavailable } from '../shared/errors.ts';
 import {
   numberAttribute,
   PARTITION_KEY,
@@ -24,7 +33,7 @@ import {
   tokenKey,
   tokenRecordFromItem,
 } from '../shared/token-table.ts';
-import type { IssuedToken, TokenRecord, TokenStore } from './store.ts';
+import type { IssuedToken, OneTimeUse, TokenRecord, TokenStore } from './store.ts';
 
 export interface DynamoStoreOptions {
   readonly client: DynamoDBClient;
@@ -33,10 +42,22 @@ export interface DynamoStoreOptions {
   readonly timeoutMs?: number;
 }
 
+/** Cancellation reasons of a transaction that a retry may get past. */
+const RETRYABLE_CANCELLATION = new Set([
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+  'RequestLimitExceeded',
+  'TransactionConflict',
+]);
+
 /** Translates a DynamoDB SDK failure into the service's error, at the edge of the store. */
 export function dynamoError(operation: string, error: unknown): OAuthError {
   return awsError('dynamodb', operation, error);
 }
+
+/** The server has no such operation: dynalite answers so to TransactWriteItems (never DynamoDB). */
+const isUnknownOperation = (error: unknown): boolean =>
+  (error as { name?: string }).name === 'UnknownOperationException';
 
 const S = (value: string): AttributeValue => ({ S: value });
 const N = (value: number): AttributeValue => ({ N: String(value) });
@@ -45,6 +66,8 @@ export class DynamoStore implements TokenStore {
   readonly #client: DynamoDBClient;
   readonly #table: string;
   readonly #timeoutMs: number;
+  /** Cleared when the server answers that it has no TransactWriteItems (dynalite). */
+  #transactions = true;
 
   constructor(options: DynamoStoreOptions) {
     this.#client = options.client;
@@ -54,13 +77,14 @@ export class DynamoStore implements TokenStore {
 
   async #send<T>(
     operation: string,
-    command: GetItemCommand | PutItemCommand | UpdateItemCommand,
+    command: GetItemCommand | PutItemCommand | UpdateItemCommand | TransactWriteItemsCommand,
   ): Promise<T> {
     try {
       const send = this.#client.send.bind(this.#client) as (c: unknown, o: unknown) => Promise<unknown>;
       return (await send(command, { abortSignal: AbortSignal.timeout(this.#timeoutMs) })) as T;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) throw error;
+      if (error instanceof TransactionCanceledException || isUnknownOperation(error)) throw error;
       throw dynamoError(operation, error);
     }
   }
@@ -72,6 +96,53 @@ export class DynamoStore implements TokenStore {
       if (error instanceof ConditionalCheckFailedException)
         throw serverError('dynamodb.put_token.jti_exists', error);
       throw error;
+    }
+  }
+
+  async recordIssuedSpending(
+    token: IssuedToken,
+    spend: readonly OneTimeUse[],
+  ): Promise<OneTimeUse | undefined> {
+    if (!this.#transactions || spend.length === 0) {
+      for (const use of spend) {
+        if (!(await this.markSubjectTokenUsed(use.issuer, use.jti, use.until))) return use;
+      }
+      await this.recordIssued(token);
+      return undefined;
+    }
+    // One round trip: every SEEN# and the TOKEN# item are written together or not at all. The SDK
+    // fills ClientRequestToken, so its own retries of a transaction that did commit are idempotent.
+    const puts = [...spend.map((use) => this.#seenItem(use)), tokenItem(token)];
+    try {
+      await this.#send(
+        'transact_issue',
+        new TransactWriteItemsCommand({
+          TransactItems: puts.map((item) => ({
+            Put: {
+              TableName: this.#table,
+              Item: item,
+              ConditionExpression: `attribute_not_exists(${PARTITION_KEY})`,
+            },
+          })),
+        }),
+      );
+      return undefined;
+    } catch (error) {
+      if (isUnknownOperation(error)) {
+        this.#transactions = false;
+        return this.recordIssuedSpending(token, spend);
+      }
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const codes = (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None');
+      const replayed = spend.findIndex((_, index) => codes[index] === 'ConditionalCheckFailed');
+      if (replayed >= 0) return spend[replayed];
+      if (codes[spend.length] === 'ConditionalCheckFailed')
+        throw serverError('dynamodb.put_token.jti_exists', error);
+      // Two exchanges of one token at once: the loser may see TransactionConflict, retry, and then
+      // lose as a replay; throttling is a 503 like any other write.
+      if (codes.some((code) => RETRYABLE_CANCELLATION.has(code)))
+        throw temporarilyUnavailable('dynamodb.transact_issue.unavailable', { cause: error });
+      throw serverError('dynamodb.transact_issue.failed', error);
     }
   }
 
@@ -130,15 +201,17 @@ export class DynamoStore implements TokenStore {
 
   async markSubjectTokenUsed(issuer: string, jti: string, exp: number): Promise<boolean> {
     try {
-      await this.#send(
-        'put_seen',
-        this.#put({ [PARTITION_KEY]: S(seenKey(issuer, jti)), [TTL_ATTRIBUTE]: N(exp) }),
-      );
+      await this.#send('put_seen', this.#put(this.#seenItem({ issuer, jti, until: exp })));
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+
+  /** The `SEEN#<issuer>#<jti>` item of a spent one-time token. */
+  #seenItem(use: OneTimeUse): Record<string, AttributeValue> {
+    return { [PARTITION_KEY]: S(seenKey(use.issuer, use.jti)), [TTL_ATTRIBUTE]: N(use.until) };
   }
 
   #get(key: string): GetItemCommand {

@@ -1,5 +1,5 @@
 import { serverError } from '../shared/errors.ts';
-import type { IssuedToken, TokenRecord, TokenStore } from './store.ts';
+import type { IssuedToken, OneTimeUse, TokenRecord, TokenStore } from './store.ts';
 
 /** An in-process TokenStore with the same semantics as DynamoStore: unit tests and benchmarks. */
 export class MemoryStore implements TokenStore {
@@ -10,6 +10,27 @@ export class MemoryStore implements TokenStore {
   async recordIssued(token: IssuedToken): Promise<void> {
     if (this.tokens.has(token.jti)) throw serverError('memory.put_token.jti_exists');
     this.tokens.set(token.jti, { ...token, revokedAt: undefined });
+  }
+
+  async recordIssuedSpending(
+    token: IssuedToken,
+    spend: readonly OneTimeUse[],
+  ): Promise<OneTimeUse | undefined> {
+    // All or nothing, as DynamoDB's transaction: a replay writes nothing, a failed token write
+    // (a test's injected fault) takes the SEEN# entries back.
+    const keys = spend.map((use) => `${use.issuer}#${use.jti}`);
+    const replayed = spend.find((_, index) => this.seen.has(keys[index]!));
+    if (replayed) return replayed;
+    spend.forEach((use, index) => {
+      this.seen.set(keys[index]!, use.until);
+    });
+    try {
+      await this.recordIssued(token);
+    } catch (error) {
+      for (const key of keys) this.seen.delete(key);
+      throw error;
+    }
+    return undefined;
   }
 
   async getToken(jti: string): Promise<TokenRecord | undefined> {

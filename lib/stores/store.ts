@@ -10,9 +10,24 @@ import type { IssuedToken, TokenRecordReader } from '../shared/token-record.ts';
 
 export type { IssuedToken, TokenRecord } from '../shared/token-record.ts';
 
+/** A one-time subject or actor token to spend: `SEEN#<issuer>#<jti>`, kept until `until` (epoch s). */
+export interface OneTimeUse {
+  readonly issuer: string;
+  readonly jti: string;
+  readonly until: number;
+}
+
 export interface TokenStore extends TokenRecordReader {
   /** Records an issued token; must be durable before the token is returned. Fails if the jti exists. */
   recordIssued(token: IssuedToken): Promise<void>;
+  /**
+   * Spends the one-time tokens a token was exchanged from and records the token, in one write
+   * round trip where the store can (DynamoDB: one TransactWriteItems, all or nothing). Resolves
+   * the entry of `spend` that was already used (a replay: the token must not leave), or
+   * undefined when every write is durable. Throws like recordIssued (503 on a fault; a fault
+   * may leave nothing written, or, on a store without transactions, the tokens spent).
+   */
+  recordIssuedSpending(token: IssuedToken, spend: readonly OneTimeUse[]): Promise<OneTimeUse | undefined>;
   /** Marks one token revoked; returns false when no record exists for `jti`. */
   revokeToken(jti: string, at: number): Promise<boolean>;
   /** Revokes every token of `sub` issued before `before` (epoch seconds). */

@@ -6,6 +6,8 @@ import {
   PutItemCommand,
   type PutItemCommandInput,
   paginateScan,
+  TransactWriteItemsCommand,
+  type TransactWriteItemsCommandInput,
   UpdateItemCommand,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
@@ -69,9 +71,12 @@ export interface FaultyDynamo {
   /** The client to give the store under test: every call passes through unless told to fail. */
   readonly client: DynamoDBClient;
   readonly mock: AwsClientStub<DynamoDBClient>;
-  /** Passes every Get/Put/Update through to the real table. */
+  /** Passes every Get/Put/Update/TransactWriteItems through to the real table. */
   passThrough(): void;
-  /** Makes PutItem of items whose `pk` starts with `prefix` fail with `fault` (others pass through). */
+  /**
+   * Makes PutItem of items whose `pk` starts with `prefix` fail with `fault`, and every
+   * TransactWriteItems holding such a Put (others pass through).
+   */
   failPut(prefix: string, fault: () => Promise<never>): void;
   /** Makes every GetItem fail with `fault`. */
   failGet(fault: () => Promise<never>): void;
@@ -80,6 +85,8 @@ export interface FaultyDynamo {
 export function faultyDynamo(client: DynamoDBClient, real: DynamoDBClient): FaultyDynamo {
   const mock = mockClient(client);
   const forwardPut = (input: PutItemCommandInput) => real.send(new PutItemCommand(input));
+  const forwardTransaction = (input: TransactWriteItemsCommandInput) =>
+    real.send(new TransactWriteItemsCommand(input));
   const passThrough = () => {
     mock.reset();
     mock.on(PutItemCommand).callsFake(forwardPut);
@@ -87,6 +94,7 @@ export function faultyDynamo(client: DynamoDBClient, real: DynamoDBClient): Faul
     mock
       .on(UpdateItemCommand)
       .callsFake((input: UpdateItemCommandInput) => real.send(new UpdateItemCommand(input)));
+    mock.on(TransactWriteItemsCommand).callsFake(forwardTransaction);
   };
   passThrough();
   return {
@@ -98,6 +106,14 @@ export function faultyDynamo(client: DynamoDBClient, real: DynamoDBClient): Faul
         .on(PutItemCommand)
         .callsFake((input: PutItemCommandInput) =>
           input.Item?.pk?.S?.startsWith(prefix) ? fault() : forwardPut(input),
+        );
+      // A transaction holding such a Put fails as a whole, as DynamoDB's would.
+      mock
+        .on(TransactWriteItemsCommand)
+        .callsFake((input: TransactWriteItemsCommandInput) =>
+          input.TransactItems?.some((item) => item.Put?.Item?.pk?.S?.startsWith(prefix))
+            ? fault()
+            : forwardTransaction(input),
         );
     },
     failGet: (fault) => {

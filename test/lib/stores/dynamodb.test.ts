@@ -84,6 +84,41 @@ function storeContract(name: string, open: () => { store: TokenStore }) {
       expect(await store.markSubjectTokenUsed('https://issuer.test', 'jti-race', 1_800_000_300)).toBe(false);
       expect(await store.markSubjectTokenUsed('https://other.test', 'jti-race', 1_800_000_300)).toBe(true);
     });
+
+    it('spends one-time tokens and records the token together; a replay writes nothing', async () => {
+      const { store } = open();
+      const subject = { issuer: 'https://issuer.test', jti: 'spend-s', until: 1_800_000_300 };
+      const actor = { issuer: 'https://actors.test', jti: 'spend-a', until: 1_800_000_300 };
+      expect(await store.recordIssuedSpending(token('s1'), [subject, actor])).toBeUndefined();
+      expect((await store.getToken('s1'))?.sub).toBe(token('s1').sub);
+      // Both SEEN# items exist: spending either again is a replay.
+      expect(await store.markSubjectTokenUsed(subject.issuer, subject.jti, 1)).toBe(false);
+      expect(await store.markSubjectTokenUsed(actor.issuer, actor.jti, 1)).toBe(false);
+      const replayed = await store.recordIssuedSpending(token('s2'), [{ ...subject }]);
+      expect(replayed).toEqual(subject);
+      expect(await store.getToken('s2')).toBeUndefined();
+      // Without one-time tokens it is a plain record.
+      expect(await store.recordIssuedSpending(token('s3'), [])).toBeUndefined();
+      expect(await store.getToken('s3')).toBeDefined();
+    });
+
+    it('lets exactly one of racing exchanges of one token issue; no losing token is recorded', async () => {
+      const { store } = open();
+      const use = { issuer: 'https://issuer.test', jti: 'spend-race', until: 1_800_000_300 };
+      const outcomes = await Promise.all(
+        Array.from({ length: 12 }, (_, index) =>
+          store.recordIssuedSpending(token(`race-${index}`), [use]).then(
+            (replayed) => (replayed ? 'replayed' : 'issued'),
+            // A transaction losing to a concurrent one may be cancelled as a conflict: a 503.
+            (error: OAuthError) => error.code,
+          ),
+        ),
+      );
+      expect(outcomes.filter((outcome) => outcome === 'issued')).toHaveLength(1);
+      expect(outcomes.every((o) => ['issued', 'replayed', 'temporarily_unavailable'].includes(o))).toBe(true);
+      const recorded = await Promise.all(outcomes.map((_, index) => store.getToken(`race-${index}`)));
+      expect(recorded.map((record) => record !== undefined)).toEqual(outcomes.map((o) => o === 'issued'));
+    });
   });
 }
 
@@ -141,6 +176,42 @@ for (const backend of BACKENDS) {
         pk: { S: 'SUBJECT#bob' },
         revokedBefore: { N: '1800000000' },
       });
+    });
+
+    it(`records an exchange in ${backend.name === 'dynalite' ? 'sequential writes (no transactions)' : 'one round trip'}`, async () => {
+      const counting = localDynamoClient(server.endpoint);
+      const operations: string[] = [];
+      const send = counting.send.bind(counting);
+      counting.send = ((command: { constructor: { name: string } }, ...rest: unknown[]) => {
+        operations.push(command.constructor.name.replace(/Command$/, ''));
+        return (send as (...args: unknown[]) => unknown)(command, ...rest);
+      }) as typeof counting.send;
+      const counted = new DynamoStore({ client: counting, tableName });
+      const use = (jti: string) => ({ issuer: 'https://issuer.test', jti, until: 1_800_000_300 });
+      expect(await counted.recordIssuedSpending(token('trip-1'), [use('trip-1')])).toBeUndefined();
+      operations.length = 0;
+      expect(await counted.recordIssuedSpending(token('trip-2'), [use('trip-2')])).toBeUndefined();
+      expect(operations).toEqual(
+        backend.name === 'dynalite' ? ['PutItem', 'PutItem'] : ['TransactWriteItems'],
+      );
+      operations.length = 0;
+      expect(await counted.recordIssuedSpending(token('trip-3'), [use('trip-2')])).toEqual(use('trip-2'));
+      expect(await counted.getToken('trip-3')).toBeUndefined();
+      counting.destroy();
+    });
+
+    it('refuses a duplicate jti in an exchange with a bare server_error', async () => {
+      await store.recordIssued(token('dup-jti'));
+      const use = { issuer: 'https://issuer.test', jti: 'dup-jti-seen', until: 1_800_000_300 };
+      const error = (await store
+        .recordIssuedSpending(token('dup-jti'), [use])
+        .catch((e: unknown) => e)) as OAuthError;
+      expect(error).toBeInstanceOf(OAuthError);
+      expect(error.reason).toBe('dynamodb.put_token.jti_exists');
+      if (backend.name !== 'dynalite') {
+        // All or nothing: the one-time token was not spent by the failed exchange.
+        expect(await store.markSubjectTokenUsed(use.issuer, use.jti, use.until)).toBe(true);
+      }
     });
 
     it('turns a missing table into a bare server_error', async () => {
