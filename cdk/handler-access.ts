@@ -5,6 +5,21 @@
 // The route table (lambdas/routes.ts) says which handlers exist; this table says what each one
 // needs, read from its code path in lib/. A handler missing here fails `cdk synth` with a message
 // naming it: granting by guess would be either too much or an outage.
+//
+// Table access is per item kind: each grant becomes one IAM statement whose
+// `dynamodb:LeadingKeys` must match the kinds' prefixes (lib/shared/token-table.ts), and, where
+// `attributes` is given, whose `dynamodb:Attributes` must be among them. So the public `/token`
+// function cannot write a `SUBJECT#` item (which would reset `revokedBefore` and un-revoke a
+// subject), and the public `/revoke` function can only set `revokedAt` on a `TOKEN#` item. A new
+// item kind or access is one line in the handler's list; test/cdk/table-access.test.ts checks
+// the requests the handlers really send against these statements.
+import {
+  ITEM_PREFIXES,
+  type ItemKind,
+  PARTITION_KEY,
+  REVOKED_AT,
+  REVOKED_BEFORE,
+} from '../lib/shared/token-table.ts';
 
 export type TableAction =
   | 'dynamodb:GetItem'
@@ -12,26 +27,58 @@ export type TableAction =
   | 'dynamodb:UpdateItem'
   | 'dynamodb:ConditionCheckItem';
 
-export interface HandlerAccess {
-  /** `kms:Sign` on the active key: the handler mints tokens. */
-  readonly sign: boolean;
-  /** Item-level actions on the token table, and nothing else on it. */
-  readonly table: readonly TableAction[];
+export interface TableGrant {
+  readonly actions: readonly TableAction[];
+  /** The item kinds (their partition-key prefixes) the actions may touch. */
+  readonly items: readonly ItemKind[];
+  /**
+   * The only attributes the request may name, the partition key included (DynamoDB requires it
+   * in the list); for updates that set one attribute. Omitted: any attribute.
+   */
+  readonly attributes?: readonly string[];
 }
 
+export interface HandlerAccess {
+  /** `kms:Sign` on the keys the stack owns: the handler mints tokens. */
+  readonly sign: boolean;
+  /** Item-level access to the token table, by item kind, and nothing else on it. */
+  readonly table: readonly TableGrant[];
+}
+
+const revokedAtOnly = [PARTITION_KEY, REVOKED_AT];
+const revokedBeforeOnly = [PARTITION_KEY, REVOKED_BEFORE];
+
 export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
-  /** Mints (Sign), records the jti and one-time subject tokens (PutItem), reads revocation state of chained tokens (GetItem). */
-  token: { sign: true, table: ['dynamodb:GetItem', 'dynamodb:PutItem'] },
+  /**
+   * Mints (Sign); records the jti and one-time subject tokens; reads the record and the
+   * subject's revocation of a chained (own) subject token.
+   */
+  token: {
+    sign: true,
+    table: [
+      { actions: ['dynamodb:PutItem'], items: ['token', 'seen'] },
+      { actions: ['dynamodb:GetItem'], items: ['token', 'subject'] },
+    ],
+  },
   /** Publishes the key set: public keys only. */
   jwks: { sign: false, table: [] },
   /** Discovery documents: the active key's alg only. */
   metadata: { sign: false, table: [] },
-  /** RFC 7009: marks the presented token's record revoked (conditional UpdateItem). */
-  revoke: { sign: false, table: ['dynamodb:UpdateItem'] },
+  /** RFC 7009: marks the presented token's record revoked (conditional UpdateItem of revokedAt). */
+  revoke: {
+    sign: false,
+    table: [{ actions: ['dynamodb:UpdateItem'], items: ['token'], attributes: revokedAtOnly }],
+  },
   /** RFC 7662: reads the token record and its subject's revokedBefore. */
-  introspect: { sign: false, table: ['dynamodb:GetItem'] },
-  /** Revokes by jti (UpdateItem on TOKEN#) or by subject (UpdateItem on SUBJECT#). */
-  'admin-revoke': { sign: false, table: ['dynamodb:UpdateItem'] },
+  introspect: { sign: false, table: [{ actions: ['dynamodb:GetItem'], items: ['token', 'subject'] }] },
+  /** Revokes by jti (revokedAt of TOKEN#) or by subject (revokedBefore of SUBJECT#). */
+  'admin-revoke': {
+    sign: false,
+    table: [
+      { actions: ['dynamodb:UpdateItem'], items: ['token'], attributes: revokedAtOnly },
+      { actions: ['dynamodb:UpdateItem'], items: ['subject'], attributes: revokedBeforeOnly },
+    ],
+  },
 };
 
 /** The access of one handler; `extra` (construct props) may add or override entries. */
@@ -47,4 +94,18 @@ export function accessOf(
     );
   }
   return access;
+}
+
+/** The IAM condition block of one table grant. */
+export function tableConditions(grant: TableGrant): Record<string, Record<string, string[]>> {
+  if (grant.items.length === 0) throw new Error('cdk/handler-access.ts: a table grant names no item kind');
+  const conditions: Record<string, Record<string, string[]>> = {
+    'ForAllValues:StringLike': {
+      'dynamodb:LeadingKeys': grant.items.map((kind) => `${ITEM_PREFIXES[kind]}*`),
+    },
+  };
+  if (grant.attributes) {
+    conditions['ForAllValues:StringEquals'] = { 'dynamodb:Attributes': [...grant.attributes] };
+  }
+  return conditions;
 }

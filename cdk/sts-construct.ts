@@ -32,7 +32,7 @@ import { Construct } from 'constructs';
 import { HANDLERS, ROUTES, type Route } from '../lambdas/routes.ts';
 import type { Config } from '../lib/config/config.ts';
 import { CONFIG_PATH_IN_LAMBDA, HANDLER_EXPORT, lambdaBundling } from './bundling.ts';
-import { accessOf, type HandlerAccess } from './handler-access.ts';
+import { accessOf, type HandlerAccess, tableConditions } from './handler-access.ts';
 import { KeyUseAlerts } from './key-policy.ts';
 import { type AlarmThresholds, TokenServiceMonitoring } from './monitoring.ts';
 import { type ConfigSource, checkIssuerForDomain, stageConfig } from './service-config.ts';
@@ -359,12 +359,16 @@ export class TokenService extends Construct {
       description: `STS ${handler} handler`,
     });
     logGroup.grantWrite(role);
-    if (access.table.length > 0) {
+    // One statement per grant: its actions on the item kinds' key prefixes only (handler-access.ts).
+    for (const grant of access.table) {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
-          sid: 'TokenTableItems',
-          actions: [...access.table],
+          sid: pascal(
+            [...grant.actions.map((action) => action.replace('dynamodb:', '')), ...grant.items].join(' '),
+          ),
+          actions: [...grant.actions],
           resources: [this.table.tableArn],
+          conditions: tableConditions(grant),
         }),
       );
     }

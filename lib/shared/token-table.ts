@@ -16,12 +16,26 @@ export type TableValue = { readonly S: string } | { readonly N: string };
 /** An item as read back: the subset of the SDK's `AttributeValue` members this table uses. */
 export type TableItem = Readonly<Record<string, { readonly S?: string; readonly N?: string }>>;
 
+/**
+ * The partition-key prefix of each item kind. The CDK stack grants each function only the
+ * prefixes it needs (`dynamodb:LeadingKeys`, cdk/handler-access.ts): a new item kind is one line
+ * here, and one line per handler that touches it there.
+ */
+export const ITEM_PREFIXES = {
+  token: 'TOKEN#',
+  subject: 'SUBJECT#',
+  seen: 'SEEN#',
+  /** Data-key mode's signing keys (`KEY#<kid>`). */
+  key: 'KEY#',
+} as const;
+export type ItemKind = keyof typeof ITEM_PREFIXES;
+
 /** `TOKEN#<jti>`: one issued token. */
-export const tokenKey = (jti: string): string => `TOKEN#${jti}`;
+export const tokenKey = (jti: string): string => `${ITEM_PREFIXES.token}${jti}`;
 /** `SUBJECT#<sub>`: subject-wide revocation (`revokedBefore`). */
-export const subjectKey = (sub: string): string => `SUBJECT#${sub}`;
+export const subjectKey = (sub: string): string => `${ITEM_PREFIXES.subject}${sub}`;
 /** `SEEN#<issuer>#<jti>`: a used one-time subject token. */
-export const seenKey = (issuer: string, jti: string): string => `SEEN#${issuer}#${jti}`;
+export const seenKey = (issuer: string, jti: string): string => `${ITEM_PREFIXES.seen}${issuer}#${jti}`;
 
 /** Attribute of `TOKEN#` holding the revocation time (epoch seconds). */
 export const REVOKED_AT = 'revokedAt';

@@ -176,7 +176,9 @@ describe('TokenService stack (example config)', () => {
           `logs:PutLogEvents ${JSON.stringify(arnOf(logGroupId))}`,
           `kms:GetPublicKey ${JSON.stringify(arnOf(keyId))}`,
           ...(access.sign ? [`kms:Sign ${JSON.stringify(arnOf(keyId))}`] : []),
-          ...access.table.map((action) => `${action} ${JSON.stringify(arnOf(tableId))}`),
+          ...access.table.flatMap((grant) =>
+            grant.actions.map((action) => `${action} ${JSON.stringify(arnOf(tableId))}`),
+          ),
         ]);
         expect(grantsOf(template, roleId)).toEqual(expected);
       },
@@ -420,9 +422,11 @@ describe('TokenService props', () => {
     expect(() => accessOf('reports')).toThrow(
       /handler "reports", which cdk\/handler-access.ts does not describe/,
     );
-    expect(accessOf('reports', { reports: { sign: false, table: ['dynamodb:GetItem'] } }).table).toEqual([
-      'dynamodb:GetItem',
-    ]);
+    const reports = {
+      sign: false,
+      table: [{ actions: ['dynamodb:GetItem' as const], items: ['token' as const] }],
+    };
+    expect(accessOf('reports', { reports })).toBe(reports);
   });
 
   it('accepts the config as an object', () => {
