@@ -4,9 +4,16 @@
 import { readFileSync } from 'node:fs';
 // A namespace import lets esbuild drop what config does not use (zod's 45 locales: 260 KiB of bundle).
 import * as z from 'zod';
+import {
+  claimPathProblem,
+  isReservedClaimPath,
+  overlappingPaths,
+  PROTOTYPE_KEYS,
+} from '../policy/claim-path.ts';
 import { RESERVED_CLAIMS, SELF_ISSUER, VERIFY_ALGORITHMS, type VerifyAlgorithm } from '../shared/claims.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from '../shared/duration.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
+import { awsIssuerSchema, sessionTagProblems, sessionTagsSchema } from './aws-config.ts';
 import { ConfigError } from './config-error.ts';
 
 export { ConfigError };
@@ -23,15 +30,20 @@ const MAX_TOKEN_AGE = 7 * 86_400;
 export const DEFAULT_MAX_TOKEN_AGE = '1h';
 const MAX_CLOCK_SKEW = 300;
 
-/** Names that would reach an object's prototype when used as keys. */
-const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** A claim name or JSON Pointer (lib/policy/claim-path.ts) a policy copies into minted tokens. */
 const claimName = z
   .string()
   .min(1)
-  .refine((name) => !RESERVED_CLAIMS.has(name), {
+  .refine((name) => !RESERVED_CLAIMS.has(name) && !isReservedClaimPath(name), {
     message: 'is a reserved claim the service sets itself and cannot be copied',
   })
-  .refine((name) => !PROTOTYPE_KEYS.has(name), { message: 'is not a claim name' });
+  .refine((name) => claimPathProblem(name) === undefined, {
+    message: 'is not a claim name or a JSON Pointer (RFC 6901) with non-empty segments',
+  });
+const issuerName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, ".", "_" or "-"')
+  .refine((name) => name !== SELF_ISSUER, { message: '"self" is reserved for this service' });
 
 const serviceUrl = z.string().refine(isAllowedUrl, {
   message:
@@ -43,7 +55,9 @@ const matcherShape = {
   claims: z
     .record(z.string(), z.string())
     .optional()
-    .describe('Claim conditions: exact string, or glob when it contains *.'),
+    .describe(
+      'Claim conditions: exact string, or glob when it contains *. A name starting with "/" is a JSON Pointer (RFC 6901) into nested claims.',
+    ),
   origin: nonEmpty
     .optional()
     .describe('With issuer "self" only: the trusted issuer the chain of exchanges started from.'),
@@ -65,28 +79,31 @@ export const configSchema = z
     maxDelegationDepth: z.number().int().min(1).max(10).default(3),
     trustedIssuers: z
       .array(
-        z
-          .object({
-            name: z
-              .string()
-              .regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, ".", "_" or "-"')
-              .refine((name) => name !== SELF_ISSUER, { message: '"self" is reserved for this service' }),
-            issuer: serviceUrl,
-            audiences: z
-              .array(nonEmpty)
-              .min(1)
-              .optional()
-              .describe("Accepted `aud` values; default: this service's issuer."),
-            algorithms: z.array(z.enum(VERIFY_ALGORITHMS)).min(1).default(['RS256', 'ES256']),
-            jwksUri: serviceUrl.optional().describe("Otherwise taken from the issuer's discovery document."),
-            oneTimeUse: z.boolean().default(false),
-            maxTokenAge: duration
-              .default(DEFAULT_MAX_TOKEN_AGE)
-              .describe(
-                'The longest life of its tokens: one without iat is refused when it would outlive this, and, after its subject is revoked, until revokedBefore plus this.',
-              ),
-          })
-          .strict(),
+        z.discriminatedUnion('type', [
+          z
+            .object({
+              name: issuerName,
+              type: z.literal('jwt').optional().describe('"jwt" (default): an OIDC/JWT issuer.'),
+              issuer: serviceUrl,
+              audiences: z
+                .array(nonEmpty)
+                .min(1)
+                .optional()
+                .describe("Accepted `aud` values; default: this service's issuer."),
+              algorithms: z.array(z.enum(VERIFY_ALGORITHMS)).min(1).default(['RS256', 'ES256']),
+              jwksUri: serviceUrl
+                .optional()
+                .describe("Otherwise taken from the issuer's discovery document."),
+              oneTimeUse: z.boolean().default(false),
+              maxTokenAge: duration
+                .default(DEFAULT_MAX_TOKEN_AGE)
+                .describe(
+                  'The longest life of its tokens: one without iat is refused when it would outlive this, and, after its subject is revoked, until revokedBefore plus this.',
+                ),
+            })
+            .strict(),
+          awsIssuerSchema.extend({ name: issuerName }),
+        ]),
       )
       .default([]),
     policies: z
@@ -105,6 +122,11 @@ export const configSchema = z
             maxLifetime: duration.optional(),
             copyClaims: z.array(claimName).default([]),
             clientId: nonEmpty.optional().describe('The client_id claim; default: the policy name.'),
+            sessionTags: sessionTagsSchema
+              .optional()
+              .describe(
+                'AWS session tags for AssumeRoleWithWebIdentity (the https://aws.amazon.com/tags claim).',
+              ),
           })
           .strict(),
       )
@@ -125,6 +147,11 @@ export interface Matcher {
 export interface ActorRule extends Matcher {
   readonly issuer: string;
 }
+export interface SessionTagsConfig {
+  /** Tag key -> fixed value, or the claim (name or JSON Pointer) of the subject token to copy. */
+  readonly principalTags: Readonly<Record<string, string | { readonly claim: string }>>;
+  readonly transitiveTagKeys: readonly string[];
+}
 export interface PolicyConfig extends Matcher {
   readonly name: string;
   readonly issuer: string;
@@ -134,6 +161,18 @@ export interface PolicyConfig extends Matcher {
   readonly maxLifetime: number | undefined;
   readonly copyClaims: readonly string[];
   readonly clientId: string;
+  readonly sessionTags: SessionTagsConfig | undefined;
+}
+/** A trusted issuer of `"type": "aws"`: IAM callers with a signed GetCallerIdentity request. */
+export interface AwsIssuerConfig {
+  readonly name: string;
+  readonly type: 'aws';
+  readonly accounts: readonly string[];
+  /** Regional STS endpoints accepted; undefined: any region. */
+  readonly regions: readonly string[] | undefined;
+  readonly globalEndpoint: boolean;
+  /** Seconds a signed request stays acceptable after its X-Amz-Date. */
+  readonly maxRequestAge: number;
 }
 export interface TrustedIssuerConfig {
   readonly name: string;
@@ -154,6 +193,8 @@ export interface Config {
   readonly maxTokenBytes: number;
   readonly maxDelegationDepth: number;
   readonly trustedIssuers: readonly TrustedIssuerConfig[];
+  /** The `"type": "aws"` entries of the file's `trustedIssuers`. */
+  readonly awsIssuers: readonly AwsIssuerConfig[];
   readonly policies: readonly PolicyConfig[];
 }
 
@@ -201,6 +242,15 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
     if (issuerNames.has(trusted.name))
       problems.push(`trustedIssuers[${index}].name: duplicate name "${trusted.name}"`);
     issuerNames.add(trusted.name);
+    if (trusted.type === 'aws') {
+      if (trusted.organizations !== undefined)
+        problems.push(
+          `trustedIssuers[${index}].organizations: GetCallerIdentity does not tell an account's organization, so it cannot be checked; list the accounts, or trust the organization's outbound identity tokens (claim "/https:~1~1sts.amazonaws.com~1/org_id")`,
+        );
+      const age = seconds(trusted.maxRequestAge);
+      if (age < 1 || age > 900) problems.push(`trustedIssuers[${index}].maxRequestAge: between 1s and 15m`);
+      return;
+    }
     // Tokens are matched to a trusted issuer by exact `iss`: a second entry would be unreachable.
     if (issuerUrls.has(trusted.issuer))
       problems.push(`trustedIssuers[${index}].issuer: duplicate issuer "${trusted.issuer}"`);
@@ -238,8 +288,10 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
       problems.push(`${at}.origin: "${matcher.origin}" is not a trustedIssuers name`);
     // JSON.parse keeps "__proto__" as a key, but the schema's record drops it silently: refuse it here.
     if (rawClaims && typeof rawClaims === 'object') {
-      for (const key of Object.keys(rawClaims).filter((name) => PROTOTYPE_KEYS.has(name)))
-        problems.push(`${at}.claims.${key}: is not a claim name`);
+      for (const key of Object.keys(rawClaims)) {
+        const problem = PROTOTYPE_KEYS.has(key) ? 'is not a claim name' : claimPathProblem(key);
+        if (problem) problems.push(`${at}.claims.${key}: ${problem}`);
+      }
     }
   };
   const rawPolicies = (
@@ -250,6 +302,16 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
     if (policyNames.has(policy.name)) problems.push(`${at}.name: duplicate name "${policy.name}"`);
     policyNames.add(policy.name);
     checkMatcher(at, policy, rawPolicies?.[index]?.claims);
+    const overlap = overlappingPaths(policy.copyClaims);
+    if (overlap)
+      problems.push(`${at}.copyClaims: "${overlap[0]}" contains "${overlap[1]}"; copy one of them`);
+    if (policy.sessionTags) {
+      problems.push(...sessionTagProblems(`${at}.sessionTags`, policy.sessionTags));
+      for (const [key, value] of Object.entries(policy.sessionTags.principalTags)) {
+        const problem = typeof value === 'string' ? undefined : claimPathProblem(value.claim);
+        if (problem) problems.push(`${at}.sessionTags.principalTags.${key}.claim: ${problem}`);
+      }
+    }
     policy.actors?.forEach((actor, actorIndex) => {
       checkMatcher(`${at}.actors[${actorIndex}]`, actor, rawPolicies?.[index]?.actors?.[actorIndex]?.claims);
     });
@@ -262,15 +324,35 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
     clockSkew: seconds(file.clockSkew),
     maxTokenBytes: file.maxTokenBytes,
     maxDelegationDepth: file.maxDelegationDepth,
-    trustedIssuers: file.trustedIssuers.map((trusted) => ({
-      name: trusted.name,
-      issuer: trusted.issuer,
-      audiences: trusted.audiences ?? [file.issuer],
-      algorithms: trusted.algorithms,
-      jwksUri: trusted.jwksUri,
-      oneTimeUse: trusted.oneTimeUse,
-      maxTokenAge: seconds(trusted.maxTokenAge),
-    })),
+    trustedIssuers: file.trustedIssuers.flatMap((trusted) =>
+      trusted.type === 'aws'
+        ? []
+        : [
+            {
+              name: trusted.name,
+              issuer: trusted.issuer,
+              audiences: trusted.audiences ?? [file.issuer],
+              algorithms: trusted.algorithms,
+              jwksUri: trusted.jwksUri,
+              oneTimeUse: trusted.oneTimeUse,
+              maxTokenAge: seconds(trusted.maxTokenAge),
+            },
+          ],
+    ),
+    awsIssuers: file.trustedIssuers.flatMap((trusted) =>
+      trusted.type === 'aws'
+        ? [
+            {
+              name: trusted.name,
+              type: 'aws' as const,
+              accounts: trusted.accounts,
+              regions: trusted.regions,
+              globalEndpoint: trusted.globalEndpoint,
+              maxRequestAge: seconds(trusted.maxRequestAge),
+            },
+          ]
+        : [],
+    ),
     policies: file.policies.map((policy) => ({
       name: policy.name,
       issuer: policy.issuer,
@@ -290,6 +372,7 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
       maxLifetime: policy.maxLifetime === undefined ? undefined : seconds(policy.maxLifetime),
       copyClaims: policy.copyClaims,
       clientId: policy.clientId ?? policy.name,
+      sessionTags: policy.sessionTags,
     })),
   });
 }

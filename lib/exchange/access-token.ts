@@ -4,7 +4,8 @@
 
 import { randomBytes } from 'node:crypto';
 import type { JWTPayload } from 'jose';
-import { RESERVED_CLAIMS } from '../shared/claims.ts';
+import type { AwsTagsClaim } from '../policy/session-tags.ts';
+import { AWS_TAGS_CLAIM, RESERVED_CLAIMS } from '../shared/claims.ts';
 import { serverError } from '../shared/errors.ts';
 import type { Signer } from '../signers/signer.ts';
 
@@ -20,6 +21,8 @@ export interface AccessTokenClaims {
   /** Seconds. */
   readonly lifetime: number;
   readonly copied: Readonly<Record<string, unknown>>;
+  /** AWS session tags (`https://aws.amazon.com/tags`), when the policy sets them. */
+  readonly sessionTags?: AwsTagsClaim | undefined;
 }
 
 export interface MintedToken {
@@ -60,6 +63,7 @@ export async function mintAccessToken(signer: Signer, input: AccessTokenClaims):
   claims.client_id = input.clientId;
   if (input.scope) claims.scope = input.scope;
   if (input.act) claims.act = input.act;
+  if (input.sessionTags) claims[AWS_TAGS_CLAIM] = input.sessionTags;
   const signingInput = `${b64({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })}.${b64(claims)}`;
   const signature = await signer.sign(Buffer.from(signingInput));
   if (signature.length === 0) throw serverError('signer.empty_signature');

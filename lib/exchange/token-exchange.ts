@@ -2,6 +2,7 @@
 // mint -> record the jti -> respond. No token leaves unless its record was written.
 
 import type { Config } from '../config/config.ts';
+import { copyClaimPaths } from '../policy/claim-path.ts';
 import { compilePolicies, type PolicyEngine } from '../policy/policy.ts';
 import { SELF_ISSUER } from '../shared/claims.ts';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
@@ -94,7 +95,8 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
         act: grant.act,
         iat,
         lifetime,
-        copied: Object.fromEntries(grant.policy.copyClaims.map((name) => [name, subject.claims[name]])),
+        copied: copyClaimPaths(subject.claims, grant.policy.copyClaims),
+        sessionTags: grant.sessionTags,
       });
       audit.jti = minted.jti;
       // One-time tokens are spent only after signing succeeded, so a KMS fault (the likeliest one)

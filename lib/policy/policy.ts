@@ -6,7 +6,9 @@ import type { JWTPayload } from 'jose';
 import type { ActorRule, Config, Matcher, PolicyConfig } from '../config/config.ts';
 import { SELF_ISSUER } from '../shared/claims.ts';
 import { invalidRequest, invalidScope, invalidTarget, type OAuthError } from '../shared/errors.ts';
+import { type ClaimPath, parseClaimPath, readClaim } from './claim-path.ts';
 import { compilePattern, type Pattern } from './pattern.ts';
+import { type AwsTagsClaim, compileSessionTags, type SessionTagsBuilder } from './session-tags.ts';
 
 export interface PresentedToken {
   /** Trusted issuer name, or `self`. */
@@ -53,6 +55,8 @@ export interface Grant {
   readonly lifetime: number;
   /** The RFC 8693 `act` claim of the new token, if delegated. */
   readonly act: Record<string, unknown> | undefined;
+  /** The `https://aws.amazon.com/tags` claim, when the policy sets session tags. */
+  readonly sessionTags: AwsTagsClaim | undefined;
 }
 
 export interface Explanation {
@@ -63,7 +67,7 @@ export interface Explanation {
 interface CompiledMatcher {
   readonly issuer: string;
   readonly subject: Pattern;
-  readonly claims: ReadonlyArray<readonly [string, Pattern]>;
+  readonly claims: ReadonlyArray<readonly [name: string, path: ClaimPath, pattern: Pattern]>;
   readonly origin: string | undefined;
   readonly rootPolicy: string | undefined;
 }
@@ -73,13 +77,16 @@ interface CompiledPolicy {
   readonly actors: readonly CompiledMatcher[] | undefined;
   readonly audiences: ReadonlySet<string>;
   readonly scopes: ReadonlySet<string>;
+  readonly sessionTags: SessionTagsBuilder | undefined;
 }
 
 function compileMatcher(issuer: string, matcher: Matcher): CompiledMatcher {
   return {
     issuer,
     subject: compilePattern(matcher.subject),
-    claims: Object.entries(matcher.claims).map(([name, pattern]) => [name, compilePattern(pattern)] as const),
+    claims: Object.entries(matcher.claims).map(
+      ([name, pattern]) => [name, parseClaimPath(name), compilePattern(pattern)] as const,
+    ),
     origin: matcher.origin,
     rootPolicy: matcher.rootPolicy,
   };
@@ -111,11 +118,12 @@ function mismatches(matcher: CompiledMatcher, token: PresentedToken, what: strin
       `${what} sub ${JSON.stringify(token.claims.sub)} does not match "${matcher.subject.source}"`,
     ]);
   }
-  for (const [name, pattern] of matcher.claims) {
-    if (!pattern.matches(token.claims[name])) {
+  for (const [name, path, pattern] of matcher.claims) {
+    const value = readClaim(token.claims, path);
+    if (!pattern.matches(value)) {
       found.push([
         'claims',
-        `${what} claim ${name}=${JSON.stringify(token.claims[name])} does not match "${pattern.source}"`,
+        `${what} claim ${name}=${JSON.stringify(value)} does not match "${pattern.source}"`,
       ]);
     }
   }
@@ -178,6 +186,7 @@ export function compilePolicies(config: Config): PolicyEngine {
     actors: policy.actors?.map((actor: ActorRule) => compileMatcher(actor.issuer, actor)),
     audiences: new Set(policy.audiences),
     scopes: new Set(policy.scopes),
+    sessionTags: policy.sessionTags ? compileSessionTags(policy.sessionTags) : undefined,
   }));
 
   function judge(policy: CompiledPolicy, request: PolicyRequest): PolicyVerdict {
@@ -269,6 +278,7 @@ export function compilePolicies(config: Config): PolicyEngine {
             scopes: request.scopes,
             lifetime,
             act: delegatedAct(request.subject, request.actor),
+            sessionTags: policy.sessionTags?.(request.subject.claims),
           };
         }
         verdicts.push(verdict);

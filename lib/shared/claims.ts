@@ -21,7 +21,11 @@ export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
   'at_hash',
   'c_hash',
   'sid',
+  'https://aws.amazon.com/tags',
 ]);
+
+/** The claim AssumeRoleWithWebIdentity reads session tags from (set only by a policy's `sessionTags`). */
+export const AWS_TAGS_CLAIM = 'https://aws.amazon.com/tags';
 
 /** Public-key JWS algorithms a trusted issuer may use. Symmetric and `none` are never accepted. */
 export const VERIFY_ALGORITHMS = [

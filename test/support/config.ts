@@ -6,7 +6,7 @@ export const STS_ISSUER = 'https://sts.test';
 export const API_AUDIENCE = 'https://api.test';
 
 type PolicyEntry = ConfigFile['policies'][number];
-type TrustedIssuerEntry = NonNullable<ConfigFile['trustedIssuers']>[number];
+type TrustedIssuerEntry = Exclude<NonNullable<ConfigFile['trustedIssuers']>[number], { type: 'aws' }>;
 
 /** A policy entry of the config file: name "test", issuer "self", any subject, API_AUDIENCE. */
 export function policyEntry(overrides: Partial<PolicyEntry> = {}): PolicyEntry {

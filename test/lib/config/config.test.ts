@@ -106,6 +106,7 @@ describe('parseConfig', () => {
           maxTokenAge: 3600,
         },
       ],
+      awsIssuers: [],
       policies: [
         {
           name: 'p',
