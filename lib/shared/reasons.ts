@@ -81,6 +81,8 @@ export const REASONS = {
   'policy.refused': 'every policy refused the subject (see the explanation)',
   'policy.audience': 'a policy admits the subject, but not for this target',
   'policy.scope': 'a policy admits the subject and target, but not these scopes',
+  'policy.session_tag_value':
+    'a session tag value copied from the subject token is missing or breaks the AWS tag rules',
   insufficient_scope: 'the access token lacks a scope the route requires (downstream verifier)',
   malformed_authorization: 'the Authorization header is not one Bearer token (downstream verifier)',
   'jwks.unavailable': "a trusted issuer's discovery document or JWKS cannot be fetched (503)",
