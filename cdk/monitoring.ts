@@ -141,7 +141,7 @@ export class TokenServiceMonitoring extends Construct {
           filterPattern: logs.FilterPattern.any(
             message('token.issued'),
             message('token.refused'),
-            message('token.failed'),
+            message('request.failed'),
           ),
           metricName: METRIC_NAMES.exchangeLatency,
           metricValue: '$.duration_ms',

@@ -3,7 +3,7 @@
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { errorBody, toOAuthError } from '../lib/shared/errors.ts';
-import type { Logger } from '../lib/shared/log.ts';
+import { type Logger, logFieldsOf } from '../lib/shared/log.ts';
 
 export type Event = APIGatewayProxyEventV2;
 export type Result = APIGatewayProxyStructuredResultV2;
@@ -43,7 +43,12 @@ export function oauthErrors(logger: () => Logger | undefined): MiddlewareObj<Eve
     onError: async (request) => {
       const error = toOAuthError(request.error);
       if (error.status >= 500) {
-        logger()?.error('request.failed', { reason: error.reason, cause: error.cause ?? request.error });
+        // The one line per 5xx; the exchange attached its audit record (sub, jti, duration_ms, ...).
+        logger()?.error('request.failed', {
+          ...logFieldsOf(request.error),
+          reason: error.reason,
+          cause: error.cause ?? request.error,
+        });
       }
       const headers: Record<string, string> = { ...NO_STORE, ...error.headers };
       if (error.retryAfter !== undefined) headers['Retry-After'] = String(error.retryAfter);

@@ -1,26 +1,23 @@
 // Verification of tokens this service minted (RFC 9068 access tokens), against its own signer's
-// public keys: the one function behind chained exchange (subject-token.ts), introspection and
-// revocation. Strict shape first, then the pinned algorithms, `typ: at+jwt`, a low-S ES256
-// signature, `iss` = this service, the signature, `nbf`/`iat` with the configured skew and `exp`
-// exactly (our own clock set it), and `sub` and `jti` present.
+// public keys: the one check behind chained exchange (subject-token.ts), introspection and
+// revocation. The pre-check (presented-token.ts) runs once, by whichever of them read the token;
+// then `iss` = this service, the pinned algorithms, `typ: at+jwt`, a low-S ES256 signature, the
+// signature, `nbf`/`iat` with the configured skew and `exp` exactly (our own clock set it), and
+// `sub` and `jti` present.
 
-import { compactVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 import type { Config } from '../config/config.ts';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../shared/claims.ts';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { invalidToken } from '../shared/errors.ts';
-import { type CompactJws, readCompactJws } from '../shared/jws.ts';
+import type { ReadJws } from '../shared/jws.ts';
 import { type KeyResolver, localKeySet } from '../shared/key-sets.ts';
 import { isHighS } from '../shared/low-s.ts';
-import { failure, verifyPinnedJwt } from '../shared/pinned-jwt.ts';
-import type { TokenCheck } from '../shared/reasons.ts';
+import { type Refuse, verifyPinnedJwt, verifySignature } from '../shared/pinned-jwt.ts';
 import type { Signer } from '../signers/signer.ts';
+import { AT_JWT, precheckToken } from './presented-token.ts';
 
-/** Header parameters that point at keys or change how the payload is read: always refused. */
-export const FORBIDDEN_HEADERS = ['jku', 'x5u', 'x5c', 'jwk', 'crit', 'b64', 'zip', 'enc'] as const;
-
-/** `typ` of an RFC 9068 JWT access token, with or without the `application/` prefix. */
-export const AT_JWT = /^(application\/)?at\+jwt$/i;
+export { AT_JWT, FORBIDDEN_HEADERS } from './presented-token.ts';
 
 /** The algorithms this service signs with, hence the only ones its own tokens may carry. */
 export const OWN_ALGORITHMS: readonly SigningAlgorithm[] = SIGNING_ALGORITHMS;
@@ -40,12 +37,21 @@ export interface OwnTokenOptions {
    * header, issuer and signature are still checked, `exp`, `nbf` and `iat` are not.
    */
   readonly ignoreTime?: boolean;
-  /** The token as `readCompactJws` already read it, to spare a second parse. */
-  readonly jws?: CompactJws;
 }
 
 /** Resolves the verified claims, or throws `invalid_token` (401) with a private reason; 503s pass through. */
 export type OwnTokenVerifier = (token: string, options?: OwnTokenOptions) => Promise<OwnTokenClaims>;
+
+/**
+ * Checks a token that already passed the pre-check (presented-token.ts), refusing with the
+ * caller's `refuse`: the subject-token verifier hands over the token it read, so a chained
+ * exchange reads it once.
+ */
+export type OwnTokenCheck = (
+  read: ReadJws,
+  options: OwnTokenOptions,
+  refuse: Refuse,
+) => Promise<OwnTokenClaims>;
 
 export interface OwnTokenDeps {
   readonly config: Config;
@@ -55,27 +61,14 @@ export interface OwnTokenDeps {
   readonly keys?: KeyResolver;
 }
 
-export function createOwnTokenVerifier(deps: OwnTokenDeps): OwnTokenVerifier {
+/** The check of a pre-checked token of this service (for the subject-token verifier). */
+export function createOwnTokenCheck(deps: OwnTokenDeps): OwnTokenCheck {
   const { config, clock } = deps;
   const keys = deps.keys ?? localKeySet(() => deps.signer.publicKeys());
   const algorithms: string[] = [...OWN_ALGORITHMS];
-  const refuse = (reason: TokenCheck, cause?: unknown) =>
-    invalidToken('the token could not be verified', { reason, cause });
 
-  return async (token, options = {}) => {
-    if (Buffer.byteLength(token) > config.maxTokenBytes) throw refuse('too_large');
-    let jws = options.jws;
-    if (!jws) {
-      try {
-        jws = readCompactJws(token);
-      } catch (error) {
-        throw refuse('malformed', error);
-      }
-    }
-    const { header, payload } = jws;
-    const forbidden = FORBIDDEN_HEADERS.find((name) => name in header);
-    if (forbidden) throw refuse(`header_${forbidden}`);
-    if ('cty' in header) throw refuse('nested_jwt');
+  return async (read, options, refuse) => {
+    const { token, header, payload } = read;
     if (payload.iss !== config.issuer) throw refuse('not_own_issuer');
     if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) throw refuse('alg_not_allowed');
     if (typeof header.typ !== 'string' || !AT_JWT.test(header.typ)) throw refuse('self_not_at_jwt');
@@ -85,11 +78,7 @@ export function createOwnTokenVerifier(deps: OwnTokenDeps): OwnTokenVerifier {
 
     let claims: JWTPayload;
     if (options.ignoreTime) {
-      try {
-        await compactVerify(token, (protectedHeader) => keys(protectedHeader), { algorithms });
-      } catch (error) {
-        throw failure(error, refuse);
-      }
+      await verifySignature(read, { algorithms, keys }, refuse);
       claims = payload as JWTPayload; // authentic now: the signature covers these very bytes
     } else {
       const pins = {
@@ -100,7 +89,7 @@ export function createOwnTokenVerifier(deps: OwnTokenDeps): OwnTokenVerifier {
         clockSkew: config.clockSkew,
         clock,
       };
-      claims = await verifyPinnedJwt(token, pins, refuse);
+      claims = await verifyPinnedJwt(read, pins, refuse);
       // The skew tolerates other issuers' clocks; our own `exp` was set by our clock and is exact.
       if (typeof claims.exp === 'number' && claims.exp <= epochSeconds(clock)) throw refuse('expired');
     }
@@ -109,4 +98,13 @@ export function createOwnTokenVerifier(deps: OwnTokenDeps): OwnTokenVerifier {
     if (typeof claims.exp !== 'number') throw refuse('claim_exp');
     return claims as OwnTokenClaims;
   };
+}
+
+/** The verifier of this service's own tokens for introspection and revocation (`invalid_token`). */
+export function createOwnTokenVerifier(deps: OwnTokenDeps): OwnTokenVerifier {
+  const check = createOwnTokenCheck(deps);
+  const refuse: Refuse = (reason, cause) =>
+    invalidToken('the token could not be verified', { reason, cause });
+  return async (token, options = {}) =>
+    check(precheckToken(token, deps.config.maxTokenBytes, refuse), options, refuse);
 }

@@ -1,6 +1,8 @@
-// Verification of presented tokens (subject and actor): strict shape, a trusted issuer chosen by
-// exact `iss`, its pinned algorithms and audiences, keys only from the issuer's own JWKS, time
-// claims with a small skew, and for this service's own tokens, `typ: at+jwt` and revocation.
+// Verification of presented tokens (subject and actor): one pre-check (presented-token.ts: size,
+// strict shape, forbidden headers), then the verifier chosen once by exact `iss`: a trusted
+// issuer's pinned algorithms and audiences, keys only from its own JWKS, time claims with a small
+// skew; or for this service's own tokens, the own-token check (own-token.ts) and revocation. The
+// token is parsed once: jose checks only the signature.
 
 import type { JWTPayload } from 'jose';
 import type { Config, TrustedIssuerConfig } from '../config/config.ts';
@@ -8,13 +10,13 @@ import { recordedToken } from '../revocation/revocation.ts';
 import { SELF_ISSUER, TOKEN_TYPE, type VerifyAlgorithm } from '../shared/claims.ts';
 import type { Clock } from '../shared/clock.ts';
 import { invalidRequest } from '../shared/errors.ts';
-import { readCompactJws } from '../shared/jws.ts';
 import { type KeyResolver, localKeySet, remoteKeySet } from '../shared/key-sets.ts';
-import { failure, verifyPinnedJwt } from '../shared/pinned-jwt.ts';
-import type { TokenCheck, TokenRole } from '../shared/reasons.ts';
+import { type Refuse, verifyPinnedJwt } from '../shared/pinned-jwt.ts';
+import type { TokenRole } from '../shared/reasons.ts';
 import type { Signer } from '../signers/signer.ts';
 import type { TokenStore } from '../stores/store.ts';
-import { AT_JWT, createOwnTokenVerifier, FORBIDDEN_HEADERS, OWN_ALGORITHMS } from './own-token.ts';
+import { createOwnTokenCheck, OWN_ALGORITHMS } from './own-token.ts';
+import { AT_JWT, precheckToken } from './presented-token.ts';
 
 export type { TokenRole };
 
@@ -73,24 +75,16 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
     keys: localKeySet(() => deps.signer.publicKeys()),
   };
   byIssuer.set(config.issuer, self);
-  const verifyOwnToken = createOwnTokenVerifier({ ...deps, keys: self.keys });
+  // The one check of this service's own tokens, shared with introspection and revocation.
+  const checkOwnToken = createOwnTokenCheck({ ...deps, keys: self.keys });
 
   return async (token, tokenType, role) => {
-    const refuse = (reason: TokenCheck, cause?: unknown) =>
+    const refuse: Refuse = (reason, cause) =>
       invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.${reason}`, cause });
 
-    if (Buffer.byteLength(token) > config.maxTokenBytes) throw refuse('too_large');
-    let header: Readonly<Record<string, unknown>>;
-    let payload: Readonly<Record<string, unknown>>;
-    try {
-      ({ header, payload } = readCompactJws(token));
-    } catch (error) {
-      throw refuse('malformed', error);
-    }
-    const forbidden = FORBIDDEN_HEADERS.find((name) => name in header);
-    if (forbidden) throw refuse(`header_${forbidden}`);
-    if ('cty' in header) throw refuse('nested_jwt');
-
+    // Read once; the verifier is chosen once, by the exact `iss` of what was read.
+    const read = precheckToken(token, config.maxTokenBytes, refuse);
+    const { header, payload } = read;
     const entry = typeof payload.iss === 'string' ? byIssuer.get(payload.iss) : undefined;
     if (!entry) throw refuse('untrusted_issuer');
     if (typeof header.alg !== 'string' || !entry.algorithms.includes(header.alg as VerifyAlgorithm)) {
@@ -106,25 +100,21 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
       throw refuse('token_type_mismatch');
     }
 
-    let claims: JWTPayload;
-    if (entry === self) {
-      try {
-        // The one verifier of this service's own tokens, shared with introspection and revocation.
-        claims = await verifyOwnToken(token, { audience: config.issuer, jws: { header, payload } });
-      } catch (error) {
-        throw failure(error, refuse);
-      }
-    } else {
-      const pins = {
-        issuer: payload.iss as string,
-        audience: [...entry.audiences],
-        algorithms: [...entry.algorithms],
-        keys: entry.keys,
-        clockSkew: config.clockSkew,
-        clock,
-      };
-      claims = await verifyPinnedJwt(token, pins, refuse);
-    }
+    const claims: JWTPayload =
+      entry === self
+        ? await checkOwnToken(read, { audience: config.issuer }, refuse)
+        : await verifyPinnedJwt(
+            read,
+            {
+              issuer: payload.iss as string,
+              audience: [...entry.audiences],
+              algorithms: [...entry.algorithms],
+              keys: entry.keys,
+              clockSkew: config.clockSkew,
+              clock,
+            },
+            refuse,
+          );
     if (typeof claims.sub !== 'string' || claims.sub.length === 0) throw refuse('missing_sub');
     // An actor token that is itself delegated would put its own actors out of sight: only its
     // `sub` lands in the new `act`, past every actors rule and maxDelegationDepth. Refused.

@@ -1,13 +1,17 @@
-// The RFC 8693 token exchange grant: parse -> verify subject (and actor) token -> policy ->
-// mint -> record the jti -> respond. No token leaves unless its record was written.
+// The RFC 8693 token exchange grant, as a pipeline: parse -> verify the subject (and actor) token
+// -> decide by policy -> mint -> record the jti, spending one-time tokens in the same write ->
+// respond. No token
+// leaves unless its record was written. Each step adds to one typed audit record; a refusal is
+// logged here (`token.refused`), an issued token too (`token.issued`), and a 5xx is logged once,
+// by the caller's error handler (`request.failed`, lambdas/http.ts), with this audit attached.
 
 import type { Config } from '../config/config.ts';
 import { copyClaimPaths } from '../policy/claim-path.ts';
-import { compilePolicies, type PolicyEngine } from '../policy/policy.ts';
+import { compilePolicies, type Grant, type PolicyEngine } from '../policy/policy.ts';
 import { SELF_ISSUER } from '../shared/claims.ts';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { invalidRequest, OAuthError, toOAuthError } from '../shared/errors.ts';
-import { type Logger, tokenFingerprint } from '../shared/log.ts';
+import { attachLogFields, type Logger, tokenFingerprint } from '../shared/log.ts';
 import type { Signer } from '../signers/signer.ts';
 import type { OneTimeUse, TokenStore } from '../stores/store.ts';
 import { mintAccessToken } from './access-token.ts';
@@ -18,7 +22,7 @@ import {
   type TokenVerifier,
   type VerifiedToken,
 } from './subject-token.ts';
-import { parseTokenExchangeRequest } from './token-request.ts';
+import { parseTokenExchangeRequest, type TokenExchangeRequest } from './token-request.ts';
 
 export interface TokenResponse {
   readonly access_token: string;
@@ -26,6 +30,20 @@ export interface TokenResponse {
   readonly token_type: 'Bearer';
   readonly expires_in: number;
   readonly scope?: string;
+}
+
+/** What the audit log says about one exchange; each step fills in what it learned. */
+export interface ExchangeAudit {
+  /** SHA-256 prefix of the subject token (never the token). */
+  subject_token?: string;
+  target?: string;
+  sub?: string;
+  subject_issuer?: string;
+  actor?: string;
+  policy?: string;
+  jti?: string;
+  expires_in?: number;
+  scope?: string;
 }
 
 export interface TokenExchangeDeps {
@@ -44,10 +62,47 @@ export interface TokenExchange {
   readonly verifyToken: TokenVerifier;
 }
 
+interface Presented {
+  readonly subject: VerifiedToken;
+  readonly actor: VerifiedToken | undefined;
+}
+
+interface Issued {
+  readonly token: string;
+  readonly lifetime: number;
+  readonly scope: string | undefined;
+}
+
 export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
   const { config, signer, store, clock, logger } = deps;
   const policies = compilePolicies(config);
   const verifyToken = createTokenVerifier(deps);
+
+  /** Verifies the subject and actor tokens concurrently. */
+  async function verifyPresented(request: TokenExchangeRequest, audit: ExchangeAudit): Promise<Presented> {
+    const [subject, actor] = await Promise.all([
+      verifyToken(request.subjectToken, request.subjectTokenType, 'subject'),
+      request.actorToken ? verifyToken(request.actorToken, request.actorTokenType!, 'actor') : undefined,
+    ]);
+    audit.sub = subject.claims.sub;
+    audit.subject_issuer = subject.issuerName;
+    if (actor) audit.actor = actor.claims.sub;
+    return { subject, actor };
+  }
+
+  /**
+   * The lifetime of the token to mint: the policy's, and for a chained token never more than the
+   * subject token has left, so re-exchanging cannot keep a credential alive past its first expiry.
+   */
+  function lifetimeOf(grant: Grant, subject: VerifiedToken, iat: number): number {
+    const lifetime =
+      subject.issuerName === SELF_ISSUER
+        ? Math.min(grant.lifetime, subject.claims.exp - iat)
+        : grant.lifetime;
+    if (lifetime <= 0)
+      throw invalidRequest('subject_token could not be verified', { reason: 'subject_token.expired' });
+    return lifetime;
+  }
 
   /** What spending a token from a `oneTimeUse` issuer writes: `SEEN#`, kept while it could verify. */
   function oneTimeUse(token: VerifiedToken | undefined, role: TokenRole): [TokenRole, OneTimeUse][] {
@@ -57,92 +112,85 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
     return [[role, { issuer: token.issuer.issuer, jti: token.claims.jti!, until }]];
   }
 
+  /** Mints, spends one-time tokens, and records the jti: no token leaves unrecorded. */
+  async function issue(
+    request: TokenExchangeRequest,
+    { subject, actor }: Presented,
+    grant: Grant,
+    audit: ExchangeAudit,
+  ): Promise<Issued> {
+    const iat = epochSeconds(clock);
+    const lifetime = lifetimeOf(grant, subject, iat);
+    const scope = grant.scopes.length > 0 ? grant.scopes.join(' ') : undefined;
+    const minted = await mintAccessToken(signer, {
+      iss: config.issuer,
+      sub: subject.claims.sub,
+      aud: request.target,
+      clientId: grant.policy.clientId,
+      scope,
+      act: grant.act,
+      iat,
+      lifetime,
+      copied: copyClaimPaths(subject.claims, grant.policy.copyClaims),
+      sessionTags: grant.sessionTags,
+    });
+    audit.jti = minted.jti;
+    // One-time tokens are spent only after signing succeeded, so a KMS fault (the likeliest one)
+    // leaves the caller's token usable for a retry; they are spent together with the TOKEN#
+    // record in one write round trip (store.ts). Racing uses: exactly one conditional write wins.
+    const spend = [...oneTimeUse(subject, 'subject'), ...oneTimeUse(actor, 'actor')];
+    const [first, second] = spend;
+    if (second && first![1].issuer === second[1].issuer && first![1].jti === second[1].jti)
+      throw invalidRequest('actor_token could not be verified', { reason: 'actor_token.replayed' });
+    const replayed = await store.recordIssuedSpending(
+      {
+        jti: minted.jti,
+        sub: subject.claims.sub,
+        aud: request.target,
+        clientId: grant.policy.clientId,
+        scope,
+        iat,
+        exp: iat + lifetime,
+        subjectIssuer: subject.origin,
+        policy: grant.policy.name,
+      },
+      spend.map(([, use]) => use),
+    );
+    if (replayed) {
+      const role = spend.find(([, use]) => use === replayed)![0];
+      throw invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.replayed` });
+    }
+    audit.expires_in = lifetime;
+    audit.scope = scope;
+    return { token: minted.token, lifetime, scope };
+  }
+
   async function exchange(form: Form): Promise<TokenResponse> {
     const started = performance.now();
-    const audit: Record<string, unknown> = {};
+    const audit: ExchangeAudit = {};
     const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
     try {
       const request = parseTokenExchangeRequest(form);
       audit.subject_token = tokenFingerprint(request.subjectToken);
       audit.target = request.target;
-      const [subject, actor] = await Promise.all([
-        verifyToken(request.subjectToken, request.subjectTokenType, 'subject'),
-        request.actorToken ? verifyToken(request.actorToken, request.actorTokenType!, 'actor') : undefined,
-      ]);
-      audit.sub = subject.claims.sub;
-      audit.subject_issuer = subject.issuerName;
-      if (actor) audit.actor = actor.claims.sub;
-
-      const grant = policies.decide({ subject, actor, audience: request.target, scopes: request.scopes });
+      const presented = await verifyPresented(request, audit);
+      const grant = policies.decide({ ...presented, audience: request.target, scopes: request.scopes });
       audit.policy = grant.policy.name;
-
-      const iat = epochSeconds(clock);
-      // A chained token never outlives the token it was exchanged from: re-exchanging cannot
-      // keep a credential alive past its first expiry, and revoking it bounds all its children.
-      const lifetime =
-        subject.issuerName === SELF_ISSUER
-          ? Math.min(grant.lifetime, subject.claims.exp - iat)
-          : grant.lifetime;
-      if (lifetime <= 0)
-        throw invalidRequest('subject_token could not be verified', { reason: 'subject_token.expired' });
-      const scope = grant.scopes.length > 0 ? grant.scopes.join(' ') : undefined;
-      const minted = await mintAccessToken(signer, {
-        iss: config.issuer,
-        sub: subject.claims.sub,
-        aud: request.target,
-        clientId: grant.policy.clientId,
-        scope,
-        act: grant.act,
-        iat,
-        lifetime,
-        copied: copyClaimPaths(subject.claims, grant.policy.copyClaims),
-        sessionTags: grant.sessionTags,
-      });
-      audit.jti = minted.jti;
-      // One-time tokens are spent only after signing succeeded, so a KMS fault (the likeliest one)
-      // leaves the caller's token usable for a retry; they are spent together with the TOKEN#
-      // record in one write round trip (store.ts). Racing uses: exactly one conditional write wins.
-      const spend = [...oneTimeUse(subject, 'subject'), ...oneTimeUse(actor, 'actor')];
-      const [first, second] = spend;
-      if (second && first![1].issuer === second[1].issuer && first![1].jti === second[1].jti)
-        throw invalidRequest('actor_token could not be verified', { reason: 'actor_token.replayed' });
-      const replayed = await store.recordIssuedSpending(
-        {
-          jti: minted.jti,
-          sub: subject.claims.sub,
-          aud: request.target,
-          clientId: grant.policy.clientId,
-          scope,
-          iat,
-          exp: iat + lifetime,
-          subjectIssuer: subject.origin,
-          policy: grant.policy.name,
-        },
-        spend.map(([, use]) => use),
-      );
-      if (replayed) {
-        const role = spend.find(([, use]) => use === replayed)![0];
-        throw invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.replayed` });
-      }
-      logger.info('token.issued', { ...audit, expires_in: lifetime, scope, duration_ms: elapsed() });
+      const issued = await issue(request, presented, grant, audit);
+      logger.info('token.issued', { ...audit, duration_ms: elapsed() });
       return {
-        access_token: minted.token,
+        access_token: issued.token,
         issued_token_type: request.issuedTokenType,
         token_type: 'Bearer',
-        expires_in: lifetime,
-        ...(scope ? { scope } : {}),
+        expires_in: issued.lifetime,
+        ...(issued.scope ? { scope: issued.scope } : {}),
       };
     } catch (thrown) {
       const error = toOAuthError(thrown);
-      const fields = {
-        ...audit,
-        error: error.code,
-        reason: error.reason,
-        cause: error.cause,
-        duration_ms: elapsed(),
-      };
-      if (error.status >= 500) logger.error('token.failed', fields);
-      else logger.info('token.refused', { ...fields, cause: undefined });
+      const fields = { ...audit, error: error.code, reason: error.reason, duration_ms: elapsed() };
+      // A 5xx is logged once, as `request.failed` by the handler's error middleware, with these fields.
+      if (error.status >= 500) attachLogFields(thrown, fields);
+      else logger.info('token.refused', fields);
       throw error instanceof OAuthError ? error : thrown;
     }
   }

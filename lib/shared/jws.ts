@@ -9,6 +9,11 @@ export interface CompactJws {
   readonly payload: Readonly<Record<string, unknown>>;
 }
 
+/** A compact JWS as `readCompactJws` read it, with the token it was read from. */
+export interface ReadJws extends CompactJws {
+  readonly token: string;
+}
+
 export class MalformedJws extends Error {
   override readonly name = 'MalformedJws';
 }

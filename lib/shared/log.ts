@@ -50,3 +50,18 @@ function errorReplacer(_key: string, value: unknown): unknown {
 }
 
 export const silentLogger: Logger = createLogger('silent');
+
+const attached = new WeakMap<object, LogFields>();
+
+/**
+ * Attaches audit fields to a thrown error for the one place that logs it: the exchange attaches
+ * its audit record to a 5xx, and the handler's error middleware writes it into `request.failed`.
+ */
+export function attachLogFields(error: unknown, fields: LogFields): void {
+  if (typeof error === 'object' && error !== null) attached.set(error, fields);
+}
+
+/** The fields attached to `error` by `attachLogFields`, or none. */
+export function logFieldsOf(error: unknown): LogFields {
+  return (typeof error === 'object' && error !== null && attached.get(error)) || {};
+}

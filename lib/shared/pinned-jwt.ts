@@ -1,13 +1,16 @@
-// The one jose call that verifies a presented JWT: signature by a key found only in the given
-// key set, pinned issuer, audience and algorithms, `exp`/`nbf` with the skew, `exp` and `sub`
-// required, and `iat` not in the future. Used for external subject/actor tokens and for this
-// service's own tokens. A dependency failure (5xx) passes through; every other failure becomes
-// the caller's own refusal with a precise reason.
+// The one verification of a presented JWT that was already read strictly (lib/shared/jws.ts):
+// jose checks the signature by a key found only in the given key set, under the pinned algorithms
+// (`compactVerify`); the claims are then checked on the payload as it was read, so the token is
+// parsed once: pinned issuer and audience, `exp` and `sub` required, `nbf`/`exp` with the skew,
+// and `iat` a number not in the future. The claim checks and their order are jose's `jwtVerify`
+// ones, so each failure keeps the reason it had when jose parsed the payload a second time. A
+// dependency failure (5xx) passes through; every other failure becomes the caller's own refusal.
 
-import { type JWTPayload, jwtVerify } from 'jose';
+import { compactVerify, type JWTPayload } from 'jose';
 import { type Clock, epochSeconds } from './clock.ts';
 import { OAuthError } from './errors.ts';
 import { joseReason } from './jose-errors.ts';
+import type { ReadJws } from './jws.ts';
 import type { KeyResolver } from './key-sets.ts';
 import type { TokenCheck } from './reasons.ts';
 
@@ -25,24 +28,52 @@ export interface Pins {
 /** Builds the caller's own refusal for a failed check. */
 export type Refuse = (check: TokenCheck, cause?: unknown) => OAuthError;
 
-export async function verifyPinnedJwt(token: string, pins: Pins, refuse: Refuse): Promise<JWTPayload> {
-  let claims: JWTPayload;
+/** Checks the signature of `jws` (a token read by `readCompactJws`), then its claims; returns them. */
+export async function verifyPinnedJwt(jws: ReadJws, pins: Pins, refuse: Refuse): Promise<JWTPayload> {
+  await verifySignature(jws, pins, refuse);
+  return checkClaims(jws.payload, pins, refuse);
+}
+
+/** Checks only the signature and the algorithm of `jws`, not its claims (revocation by the holder). */
+export async function verifySignature(
+  jws: ReadJws,
+  pins: Pick<Pins, 'algorithms' | 'keys'>,
+  refuse: Refuse,
+): Promise<void> {
   try {
-    ({ payload: claims } = await jwtVerify(token, (protectedHeader) => pins.keys(protectedHeader), {
-      issuer: pins.issuer,
-      ...(pins.audience === undefined ? {} : { audience: pins.audience }),
+    await compactVerify(jws.token, (protectedHeader) => pins.keys(protectedHeader), {
       algorithms: pins.algorithms,
-      clockTolerance: pins.clockSkew,
-      currentDate: new Date(pins.clock()),
-      requiredClaims: ['exp', 'sub'],
-    }));
+    });
   } catch (error) {
     throw failure(error, refuse);
   }
-  if (typeof claims.iat === 'number' && claims.iat > epochSeconds(pins.clock) + pins.clockSkew) {
-    throw refuse('iat_in_future');
+}
+
+/** Whether an `aud` claim names one of the audiences (jose's rule: a string, or an array of them). */
+function audiencePresent(aud: unknown, wanted: readonly string[]): boolean {
+  if (typeof aud === 'string') return wanted.includes(aud);
+  if (Array.isArray(aud)) return wanted.some((one) => aud.includes(one));
+  return false;
+}
+
+/** jose's claim checks, in jose's order, on a payload that was already parsed. */
+function checkClaims(payload: Readonly<Record<string, unknown>>, pins: Pins, refuse: Refuse): JWTPayload {
+  const required: ('iss' | 'aud' | 'sub' | 'exp')[] =
+    pins.audience === undefined ? ['iss', 'sub', 'exp'] : ['iss', 'aud', 'sub', 'exp'];
+  for (const claim of required) if (!Object.hasOwn(payload, claim)) throw refuse(`claim_${claim}`);
+  if (payload.iss !== pins.issuer) throw refuse('claim_iss');
+  if (pins.audience !== undefined) {
+    const wanted = typeof pins.audience === 'string' ? [pins.audience] : pins.audience;
+    if (!audiencePresent(payload.aud, wanted)) throw refuse('claim_aud');
   }
-  return claims;
+  const now = epochSeconds(pins.clock);
+  const { iat, nbf, exp } = payload;
+  if (iat !== undefined && typeof iat !== 'number') throw refuse('claim_iat');
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + pins.clockSkew)) throw refuse('claim_nbf');
+  if (typeof exp !== 'number') throw refuse('claim_exp');
+  if (exp <= now - pins.clockSkew) throw refuse('expired');
+  if (typeof iat === 'number' && iat > now + pins.clockSkew) throw refuse('iat_in_future');
+  return payload as JWTPayload;
 }
 
 /** A 5xx from the key source passes through; anything else is the caller's refusal. */
