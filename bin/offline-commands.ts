@@ -2,7 +2,7 @@
 // its schema, so `sts.ts` imports this module only when one of them runs.
 
 import { readFileSync } from 'node:fs';
-import { type Config, ConfigError, loadConfigFile, parseConfig } from '../lib/config/config.ts';
+import { type Config, ConfigError, loadConfigFile, parseConfigText } from '../lib/config/config.ts';
 import { configWarnings } from '../lib/config/warnings.ts';
 import {
   type Command,
@@ -65,7 +65,7 @@ export const configCommand: Command = async (values, positionals, io) => {
       throw new UsageError(`cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
     try {
-      const config = parseConfig(JSON.parse(text) as unknown, file);
+      const config = parseConfigText(text, file);
       const warnings = configWarnings(config);
       return {
         file,
@@ -75,9 +75,6 @@ export const configCommand: Command = async (values, positionals, io) => {
         warnings,
       };
     } catch (error) {
-      if (error instanceof SyntaxError) {
-        return { file, valid: false, problems: [`not valid JSON: ${error.message}`] };
-      }
       if (error instanceof ConfigError) return { file, valid: false, problems: error.problems };
       throw error;
     }

@@ -12,6 +12,7 @@ import {
 } from '../policy/claim-path.ts';
 import { RESERVED_CLAIMS, SELF_ISSUER, VERIFY_ALGORITHMS, type VerifyAlgorithm } from '../shared/claims.ts';
 import { DURATION_HINT, DURATION_PATTERN, parseDuration } from '../shared/duration.ts';
+import { JsonKeyError, parseStrictJson } from '../shared/strict-json.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
 import { awsIssuerSchema, sessionTagProblems, sessionTagsSchema } from './aws-config.ts';
 import { ConfigError } from './config-error.ts';
@@ -393,16 +394,35 @@ export function loadConfigFile(path: string, overrides: ConfigOverrides = {}): C
       `cannot read the file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
     ]);
   }
+  return parseConfigText(text, path, overrides);
+}
+
+/** Keys refused anywhere in a config file: they would reach prototypes once parsed. */
+const FORBIDDEN_CONFIG_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor']);
+
+/**
+ * Validates the text of a config file (the loader, `cdk synth` and `sts config validate` all come
+ * here). A key given twice is refused with its path: `JSON.parse` would keep the last one, while a
+ * reviewer reads the first. So are `__proto__` and `constructor` keys, anywhere.
+ */
+export function parseConfigText(text: string, source: string, overrides: ConfigOverrides = {}): Config {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = parseStrictJson(text, { forbiddenKeys: FORBIDDEN_CONFIG_KEYS });
   } catch (error) {
-    throw new ConfigError(path, [`not valid JSON: ${(error as Error).message}`]);
+    if (error instanceof JsonKeyError) {
+      throw new ConfigError(source, [
+        error.problem === 'duplicate'
+          ? `${error.path}: the key "${error.key}" appears twice in its object (the service would read only the last one)`
+          : `${error.path}: the key "${error.key}" is not allowed`,
+      ]);
+    }
+    throw new ConfigError(source, [`not valid JSON: ${(error as Error).message}`]);
   }
   if (overrides.issuer !== undefined && raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
     raw = { ...raw, issuer: overrides.issuer };
   }
-  return parseConfig(raw, path);
+  return parseConfig(raw, source);
 }
 
 /** The JSON Schema published for editors (`schema/sts.config.schema.json`). */

@@ -433,6 +433,23 @@ describe('sts commands in detail (in-process run())', () => {
     expect(usage.stderr).toContain('usage: sts config validate <file>...');
   });
 
+  it('config validate refuses a duplicated key with its path, and __proto__ or constructor keys', async () => {
+    const duplicated = join(dir, 'duplicated.json');
+    const parsed = JSON.parse(readConfigText()) as { policies: Record<string, unknown>[] };
+    const policy = JSON.stringify(parsed.policies[0]).replace(/^\{/, '{"subject":"*",');
+    writeFileSync(duplicated, JSON.stringify({ ...parsed, policies: ['@'] }).replace('"@"', policy));
+    const proto = join(dir, 'proto.json');
+    writeFileSync(proto, readConfigText().replace(/^\{/, '{"__proto__":{"admin":true},'));
+    const [dup, bad] = await Promise.all([
+      runSts(['config', 'validate', duplicated]),
+      runSts(['config', 'validate', proto]),
+    ]);
+    expect(dup.code).toBe(3);
+    expect(dup.stderr).toContain('policies[0].subject: the key "subject" appears twice');
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain('__proto__: the key "__proto__" is not allowed');
+  });
+
   it('config validate warns (exit 0) about globs whose reach changed and self policies open to any chain', async () => {
     const risky = join(dir, 'risky.json');
     writeFileSync(

@@ -29,6 +29,18 @@ const invalid = {
   policies: [{ name: 'p', issuer: 'gitlab', subject: '**', audiences: [] }],
 };
 
+/** The issue's example: the policy a reviewer reads admits main only; JSON.parse would admit everyone. */
+const DUPLICATED_SUBJECT = `{
+  "issuer": "https://sts.example.com",
+  "trustedIssuers": [{ "name": "github", "issuer": "https://token.actions.githubusercontent.com" }],
+  "policies": [
+    { "name": "deploy", "issuer": "github",
+      "subject": "repo:acme/app:ref:refs/heads/main",
+      "audiences": ["https://deploy.acme.internal"],
+      "subject": "*" }
+  ]
+}`;
+
 describe('config at synth', () => {
   it('validates the example config the app falls back to', () => {
     expect(loadConfigFile(EXAMPLE_CONFIG).issuer).toBe('https://sts.example.com');
@@ -45,6 +57,13 @@ describe('config at synth', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toBe(expected.message);
     expect(error.message).toMatch(/^invalid configuration .*sts\.config\.json:\n {2}- /);
+  });
+
+  it('fails synth on a duplicated key, naming its path (a reviewer reads the first, JSON.parse keeps the last)', () => {
+    const path = tempConfigFile(DUPLICATED_SUBJECT);
+    const error = thrown(() => synthStack({ config: path }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toContain('policies[0].subject: the key "subject" appears twice');
   });
 
   it('fails synth on a missing file, naming it', () => {

@@ -428,6 +428,42 @@ describe('loadConfigFile', () => {
     expect(error.problems).toHaveLength(1);
   });
 
+  it.each([
+    [
+      'a policy subject given twice (JSON.parse would keep the wildcard)',
+      (text: string) => text.replace('"subject":', '"subject":"*","subject":'),
+      'policies[0].subject: the key "subject" appears twice',
+    ],
+    [
+      'a top-level key given twice',
+      (text: string) => text.replace(/^\{/, '{"clockSkew":"30s","clockSkew":"1h",'),
+      'clockSkew: the key "clockSkew" appears twice',
+    ],
+    [
+      'a claim condition given twice',
+      (text: string) =>
+        text.replace('"subject":', '"claims":{"repository_owner":"acme","repository_owner":"*"},"subject":'),
+      'policies[0].claims.repository_owner: the key "repository_owner" appears twice',
+    ],
+    [
+      'a __proto__ key',
+      (text: string) => text.replace(/^\{/, '{"__proto__":{"policies":[]},'),
+      '__proto__: the key "__proto__" is not allowed',
+    ],
+    [
+      'a constructor key deep inside',
+      (text: string) => text.replace('"subject":', '"claims":{"constructor":"x"},"subject":'),
+      'policies[0].claims.constructor: the key "constructor" is not allowed',
+    ],
+  ])('refuses %s, naming its path', (_what, edit, problem) => {
+    const text = edit(JSON.stringify(base()));
+    expect(text).not.toBe(JSON.stringify(base()));
+    const path = write('dup.json', text);
+    const error = configError(() => loadConfigFile(path));
+    expect(error.source).toBe(path);
+    expect(error.problems).toEqual([expect.stringContaining(problem)]);
+  });
+
   it('refuses an invalid config, naming the file and the fields', () => {
     const path = write('invalid.json', JSON.stringify({ ...base(), clockSkew: '0s' }));
     const error = configError(() => loadConfigFile(path));

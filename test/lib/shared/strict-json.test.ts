@@ -36,6 +36,26 @@ describe('parseStrictJson', () => {
     expect(() => parseStrictJson(text)).toThrow(SyntaxError);
   });
 
+  it.each([
+    ['{"a":1,"a":2}', 'a'],
+    ['{"policies":[{"subject":"x","subject":"*"}]}', 'policies[0].subject'],
+    ['{"x":[1,{"b":{"c":1}},{"d":1,"d":2}]}', 'x[2].d'],
+    ['{"a b":{"q":1,"q":1}}', '["a b"].q'],
+  ])('names the path of the duplicate in %s', (text, path) => {
+    expect(() => parseStrictJson(text)).toThrow(expect.objectContaining({ problem: 'duplicate', path }));
+  });
+
+  it('refuses forbidden keys only when asked to', () => {
+    const forbiddenKeys = new Set(['__proto__', 'constructor']);
+    expect(parseStrictJson('{"c":{"__proto__":1}}')).toEqual({ c: JSON.parse('{"__proto__":1}') });
+    expect(() => parseStrictJson('{"c":{"__proto__":1}}', { forbiddenKeys })).toThrow(
+      expect.objectContaining({ problem: 'forbidden', key: '__proto__', path: 'c.__proto__' }),
+    );
+    expect(() => parseStrictJson('[{"constructor":1}]', { forbiddenKeys })).toThrow(
+      /forbidden key "constructor" at \[0\]\.constructor/,
+    );
+  });
+
   it.each(['', '{', '{"a":1,}', "{'a':1}", '{"a":1}x', 'NaN'])('refuses invalid JSON %j', (text) => {
     expect(() => parseStrictJson(text)).toThrow(SyntaxError);
   });
