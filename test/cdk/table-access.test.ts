@@ -235,11 +235,21 @@ describe('the handlers’ own DynamoDB requests against their statements (item 3
     issuer = await startTestIssuer();
     dynamo = await startEmbeddedDynamo(undefined);
     const client = localDynamoClient(dynamo.endpoint);
+    // A transaction is authorized item by item, each under its own action (PutItem, ...).
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const command = (context as { commandName?: string }).commandName ?? '';
-        if (/^(Get|Put|Update|Delete)Item/.test(command))
-          recorded.push({ command, input: args.input as Record<string, unknown> });
+        const input = args.input as Record<string, unknown>;
+        if (/^(Get|Put|Update|Delete)ItemCommand$/.test(command)) recorded.push({ command, input });
+        if (command === 'TransactWriteItemsCommand') {
+          for (const item of input.TransactItems as Record<string, Record<string, unknown>>[]) {
+            for (const [kind, request] of Object.entries(item))
+              recorded.push({
+                command: `${kind}ItemCommand`,
+                input: request,
+              });
+          }
+        }
         return next(args);
       },
       { step: 'initialize', name: 'recordTableRequests' },
