@@ -31,6 +31,7 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { HANDLERS, ROUTES, type Route } from '../lambdas/routes.ts';
 import type { Config } from '../lib/config/config.ts';
+import { ACCESS_LOG_FORMAT } from './access-log.ts';
 import { CONFIG_PATH_IN_LAMBDA, HANDLER_EXPORT, lambdaBundling } from './bundling.ts';
 import { accessOf, type HandlerAccess, tableConditions } from './handler-access.ts';
 import { KeyUseAlerts } from './key-policy.ts';
@@ -117,26 +118,6 @@ const PUBLIC_ROUTE_REASONS: Readonly<Record<string, string>> = {
   '/revoke': 'RFC 7009: the presented token itself authorizes its revocation (its signature is verified).',
 };
 
-/**
- * JSON access log: no headers and no bodies, so no token ever reaches it. `status` is always set
- * and stays a number (the throttling metric filter compares it); the rest are strings, since API
- * Gateway writes `-` for values it does not have.
- */
-const ACCESS_LOG_FORMAT = `{${[
-  '"requestId":"$context.requestId"',
-  '"requestTime":"$context.requestTime"',
-  '"ip":"$context.identity.sourceIp"',
-  '"userAgent":"$context.identity.userAgent"',
-  '"routeKey":"$context.routeKey"',
-  '"status":$context.status',
-  '"responseLength":"$context.responseLength"',
-  '"responseLatency":"$context.responseLatency"',
-  '"integrationLatency":"$context.integrationLatency"',
-  '"iamPrincipal":"$context.identity.userArn"',
-  '"error":"$context.error.message"',
-  '"integrationError":"$context.integrationErrorMessage"',
-].join(',')}}`;
-
 const pascal = (text: string) =>
   text.replace(/(^|[^A-Za-z0-9]+)([A-Za-z0-9])/g, (_match, _sep, char: string) => char.toUpperCase());
 
@@ -200,6 +181,8 @@ export class TokenService extends Construct {
 
     // The API first: without a custom domain its URL is the issuer the functions are told.
     this.api = new HttpApi(this, 'Api', {
+      // Named from the stack, so the console and CLI tell several deployments apart.
+      apiName: `${stack.stackName}-${id}`,
       description: `OAuth 2.0 Token Exchange (RFC 8693) STS: ${stack.stackName}`,
       createDefaultStage: false,
       // With a custom domain the issuer is the only address: IAM-authorized routes and tokens

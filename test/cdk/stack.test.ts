@@ -5,6 +5,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ACCESS_LOG_FIELDS, ACCESS_LOG_FORMAT } from '../../cdk/access-log.ts';
 import { accessOf, HANDLER_ACCESS } from '../../cdk/handler-access.ts';
 import { HANDLERS, ROUTES } from '../../lambdas/routes.ts';
 import { ConfigError } from '../../lib/config/config.ts';
@@ -146,8 +147,53 @@ describe('TokenService stack (example config)', () => {
     });
     const stage = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'))[0]!;
     const format = stage.Properties.AccessLogSettings.Format as string;
+    expect(format).toBe(ACCESS_LOG_FORMAT);
     expect(() => JSON.parse(format.replaceAll(/\$context\.[A-Za-z.]+/g, '0'))).not.toThrow();
     expect(format).not.toMatch(/requestBody|header|authorization/i);
+  });
+
+  it('logs method and route, and only values API Gateway chooses, so any request leaves valid JSON', () => {
+    const variables = [...ACCESS_LOG_FORMAT.matchAll(/\$context\.[A-Za-z.]+/g)].map(([name]) => name);
+    expect(variables).toEqual(Object.values(ACCESS_LOG_FIELDS));
+    expect(variables).toEqual(expect.arrayContaining(['$context.httpMethod', '$context.routeKey']));
+    // Client-controlled or free-text values API Gateway does not escape: never logged.
+    for (const forbidden of [
+      'userAgent',
+      'path',
+      'querystring',
+      'header',
+      'error',
+      'integrationErrorMessage',
+      'domainPrefix',
+    ])
+      expect(
+        variables.some((name) => name.toLowerCase().includes(forbidden.toLowerCase())),
+        forbidden,
+      ).toBe(false);
+    // What API Gateway writes for each (the widest values it produces), pasted unescaped: JSON.
+    const values: Record<string, string> = {
+      '$context.requestId': 'KL3jZgVRoAMEbXg=',
+      '$context.requestTime': '30/Nov/2026:10:00:00 +0000',
+      '$context.identity.sourceIp': '2001:db8::1',
+      '$context.httpMethod': 'PROPFIND',
+      '$context.routeKey': '-',
+      '$context.status': '404',
+      '$context.responseLength': '-',
+      '$context.responseLatency': '12',
+      '$context.integrationLatency': '-',
+      '$context.integrationStatus': '-',
+      '$context.integration.requestId': '-',
+      '$context.identity.userArn':
+        'arn:aws:sts::111122223333:assumed-role/ops-admin/alice+ops=x,y.z@example.com',
+    };
+    const line = ACCESS_LOG_FORMAT.replaceAll(/\$context\.[A-Za-z.]+/g, (name) => values[name]!);
+    expect(JSON.parse(line)).toMatchObject({ method: 'PROPFIND', routeKey: '-', status: 404 });
+    // The reason: a User-Agent pasted the same way breaks the line (negative control).
+    expect(() => JSON.parse(`{"userAgent":"${'curl/8 "x\\'}"}`)).toThrow();
+  });
+
+  it('names the API from the stack', () => {
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { Name: 'Sts-TokenService' });
   });
 
   describe('IAM', () => {
