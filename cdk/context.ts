@@ -7,7 +7,9 @@
 // | `signingKey`, `nextKey`, `previousKey` | a key name (ECC_NIST_P256), or `{ "name", "keySpec", "algorithm" }` |
 // | `domainName`, `certificateArn`, `hostedZoneId`, `hostedZoneName` | custom domain |
 // | `alarmTopicArn` | SNS topic for alarms |
-// | `rateLimit`, `burstLimit` | stage throttling |
+// | `rateLimit`, `burstLimit` | every route's throttle (each route has its own bucket) |
+// | `routeThrottles` | `{ "POST /token": { "rateLimit": 50, "burstLimit": 100 } }`: buckets of single routes |
+// | `tokenReservedConcurrency` | the token function's reserved concurrency, or `false` for none |
 // | `logRetentionDays` | a CloudWatch retention value, e.g. 365 |
 // | `removalPolicy` | `retain` (default) or `destroy` for the table and logs (throwaway stacks) |
 
@@ -77,6 +79,19 @@ export function servicePropsFromContext(scope: Construct): ServiceProps {
   const rateLimit = number('rateLimit');
   const burstLimit = number('burstLimit');
   if (rateLimit !== undefined || burstLimit !== undefined) props.throttle = { rateLimit, burstLimit };
+  const routes = get('routeThrottles');
+  if (routes !== undefined) {
+    const parsed = typeof routes === 'string' ? parseJson('routeThrottles', routes) : routes;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ContextError(
+        'context routeThrottles: expected { "<METHOD> <path>": { "rateLimit", "burstLimit" } }',
+      );
+    }
+    props.routeThrottles = parsed as Record<string, { rateLimit?: number; burstLimit?: number }>;
+  }
+  const reserved = get('tokenReservedConcurrency');
+  if (reserved === false || reserved === 'false') props.tokenReservedConcurrency = false;
+  else if (reserved !== undefined) props.tokenReservedConcurrency = number('tokenReservedConcurrency');
   const days = number('logRetentionDays');
   if (days !== undefined) {
     if (!(Object.values(logs.RetentionDays) as number[]).includes(days)) {
@@ -115,4 +130,12 @@ function keyOption(key: string, value: unknown): SigningKeyOptions | undefined {
     keySpec: keySpec as kms.KeySpec | undefined,
     algorithm: algorithm as KeyAlgorithm | undefined,
   };
+}
+
+function parseJson(key: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ContextError(`context ${key}: expected JSON`);
+  }
 }

@@ -5,9 +5,10 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  type CfnStage,
   DomainName,
   HttpApi,
   HttpMethod,
@@ -38,6 +39,7 @@ import { KeyUseAlerts } from './key-policy.ts';
 import { type AlarmThresholds, TokenServiceMonitoring } from './monitoring.ts';
 import { type ConfigSource, checkIssuerForDomain, stageConfig } from './service-config.ts';
 import { type ExternalPublishedKey, type SigningKeyOptions, SigningKeys } from './signing-keys.ts';
+import { concurrencyFor, routeThrottles, type Throttle, type ThrottleOptions } from './throttling.ts';
 
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -45,6 +47,10 @@ export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const handlerEntry = (handler: string): string => join(PROJECT_ROOT, 'lambdas', `${handler}.ts`);
 
 export type { ExternalPublishedKey, KeyAlgorithm, SigningKeyOptions } from './signing-keys.ts';
+export type { ThrottleOptions } from './throttling.ts';
+
+/** Every function's timeout; the service answers by itself before it (lambdas/define-handler.ts). */
+export const FUNCTION_TIMEOUT_SECONDS = 10;
 
 export interface CustomDomainOptions {
   /** e.g. `sts.example.com`; the config's `issuer` must then be `https://sts.example.com`. */
@@ -53,13 +59,6 @@ export interface CustomDomainOptions {
   readonly certificate?: acm.ICertificate;
   /** When given, an alias A record points the name at the API (and validates a created certificate). */
   readonly hostedZone?: route53.IHostedZone;
-}
-
-export interface ThrottleOptions {
-  /** Steady-state requests per second across the stage. Default 100. */
-  readonly rateLimit?: number;
-  /** Burst size. Default 200. */
-  readonly burstLimit?: number;
 }
 
 export interface TokenServiceProps {
@@ -86,8 +85,23 @@ export interface TokenServiceProps {
    * table's deletion protection on; DESTROY (for throwaway stacks) turns deletion protection off.
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
-  /** Stage throttling (the stage default route settings). */
+  /**
+   * Every route's own bucket (the stage's default route settings). HTTP APIs have no stage-wide
+   * bucket: each route is throttled separately. Default 100 requests/s, burst 200.
+   */
   readonly throttle?: ThrottleOptions;
+  /**
+   * Buckets of single routes, by route key (`'POST /token'`), replacing `throttle` for them.
+   * Default `{ 'POST /token': { rateLimit: 25, burstLimit: 50 } }` (cdk/throttling.ts).
+   */
+  readonly routeThrottles?: Readonly<Record<string, ThrottleOptions>>;
+  /**
+   * Reserved concurrency of the token function: a floor no other function can take, and a
+   * ceiling a flood cannot pass. Default: the token route's burst plus its rate for the function
+   * timeout (50 + 25 x 10 s = 300), what that throttle can keep busy. `false`: none (the
+   * account's pool is shared, e.g. where the account's concurrency quota is small).
+   */
+  readonly tokenReservedConcurrency?: number | false;
   /**
    * Serve the issuer at a custom domain (recommended for production: the issuer outlives the
    * stack). Without one, the issuer is the API's execute-api URL, injected at deploy time
@@ -195,14 +209,12 @@ export class TokenService extends Construct {
 
     this.domainName = domain ? this.createDomain(domain) : undefined;
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention, removalPolicy: records });
+    const throttles = routeThrottles(ROUTES, props.throttle, props.routeThrottles);
     this.stage = new HttpStage(this, 'Stage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
-      throttle: {
-        rateLimit: props.throttle?.rateLimit ?? 100,
-        burstLimit: props.throttle?.burstLimit ?? 200,
-      },
+      throttle: throttles.stage,
       accessLogSettings: {
         destination: new LogGroupLogDestination(accessLogs),
         format: AccessLogFormat.custom(ACCESS_LOG_FORMAT),
@@ -242,7 +254,8 @@ export class TokenService extends Construct {
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: props.memorySize ?? 1024,
-        timeout: Duration.seconds(10),
+        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS),
+        reservedConcurrentExecutions: this.reservedConcurrency(handler, throttles, props),
         role,
         logGroup,
         environment,
@@ -304,6 +317,19 @@ export class TokenService extends Construct {
       routes.set(`${route.method} ${route.path}`, created!);
     }
     this.routes = routes;
+    // Routes with buckets of their own; the stage can name a route only once it exists.
+    if (throttles.routes.size > 0) {
+      (this.stage.node.defaultChild as CfnStage).routeSettings = Object.fromEntries(
+        [...throttles.routes].map(([key, throttle]) => {
+          this.stage.node.addDependency(routes.get(key)!);
+          // A JSON map in CloudFormation: its members are spelled as CloudFormation spells them.
+          return [
+            key,
+            { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit },
+          ];
+        }),
+      );
+    }
 
     this.monitoring = new TokenServiceMonitoring(this, 'Monitoring', {
       api: this.api,
@@ -328,6 +354,28 @@ export class TokenService extends Construct {
     const route = this.routes.get(`${method} ${path}`);
     if (!route) throw new Error(`TokenService: no route ${method} ${path} in lambdas/routes.ts`);
     return route.grantInvoke(grantee);
+  }
+
+  /** The token function's reserved concurrency (see `tokenReservedConcurrency`); none for the others. */
+  private reservedConcurrency(
+    handler: string,
+    throttles: { readonly stage: Throttle; readonly routes: ReadonlyMap<string, Throttle> },
+    props: TokenServiceProps,
+  ): number | undefined {
+    const route = routesOf(handler).find((candidate) => candidate.path === '/token');
+    if (!route || props.tokenReservedConcurrency === false) return undefined;
+    const throttle = throttles.routes.get(`${route.method} ${route.path}`) ?? throttles.stage;
+    const reserved = props.tokenReservedConcurrency ?? concurrencyFor(throttle, FUNCTION_TIMEOUT_SECONDS);
+    if (!Number.isInteger(reserved) || reserved < 1) {
+      throw new Error(`TokenService: tokenReservedConcurrency must be a whole number >= 1 (got ${reserved})`);
+    }
+    if (reserved > 900) {
+      Annotations.of(this).addWarningV2(
+        'sts:reserved-concurrency',
+        `The token function reserves ${reserved} concurrent executions: more than an account with the default quota (1000, of which 100 stay unreserved) can give. Raise the quota, or set tokenReservedConcurrency or a smaller POST /token throttle.`,
+      );
+    }
+    return reserved;
   }
 
   /** Least privilege: its own log group and table access here; key access in SigningKeys.grantUse. */
