@@ -12,10 +12,10 @@
 // | the service refuses this function (`invalid_client`, ...): a misconfiguration | 500, no detail |
 // | the service is unavailable, or the actor token cannot be had | 503 (`Retry-After` when known), no detail |
 
-import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { TOKEN_TYPE } from '../shared/claims.ts';
 import { type Logger, tokenFingerprint } from '../shared/log.ts';
+import type { MiddyMiddleware } from '../shared/middy.ts';
 import type { ExchangedToken, StsClient } from './client.ts';
 import { TokenExchangeError } from './http.ts';
 
@@ -59,7 +59,7 @@ export function bearerToken(event: Pick<Event, 'headers'>): string | null | fals
 
 export function tokenExchangeMiddleware(
   options: TokenExchangeMiddlewareOptions,
-): MiddlewareObj<Event, Result, Error, Context> {
+): MiddyMiddleware<Event, Result, Context> {
   const contextKey = options.contextKey ?? 'exchangedToken';
   const realm = (options.realm ?? 'api').replace(/["\\]/g, '');
 

@@ -6,10 +6,10 @@
 // 403 `insufficient_scope` with the needed `scope`. When the STS cannot be reached to decide
 // (keys or a revocation check), 503 with `Retry-After`: it fails closed.
 
-import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { toOAuthError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
+import type { MiddyMiddleware } from '../shared/middy.ts';
 import type { AccessTokenVerifier, VerifiedAccessTokenClaims } from './verifier.ts';
 
 export interface AccessTokenContext {
@@ -51,7 +51,7 @@ function authorization(event: Event): string | undefined {
 
 export function accessTokenAuth(
   options: AccessTokenAuthOptions,
-): MiddlewareObj<Event, Result, Error, Context & AccessTokenContext> {
+): MiddyMiddleware<Event, Result, Context & AccessTokenContext> {
   const { verifier, realm, logger } = options;
   const scopes = options.scopes ?? [];
   const needed = [...new Set([...verifier.requiredScopes, ...scopes])].join(' ');
