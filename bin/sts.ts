@@ -14,37 +14,8 @@ import {
   UsageError,
   type Values,
 } from './cli-io.ts';
+import { COMMAND_HELP, packageVersion, USAGE } from './help.ts';
 import { devToken, exchange, introspect, revoke } from './service-commands.ts';
-
-const USAGE = `usage: sts <command> [options]
-
-commands:
-  exchange     exchange a subject token for a token for one audience (RFC 8693)
-  introspect   ask whether a token is active (RFC 7662; needs the admin bearer)
-  revoke       revoke a token (RFC 7009)
-  explain      offline: which policy admits a token for a target, or why each refuses
-  config validate <file>...   check policy files (for CI)
-  dev-token    mint a development subject token from the local server
-
-common options:
-  --endpoint <url>   service base URL (or STS_ENDPOINT)
-  --json             machine-readable output
-  -h, --help         help for a command
-
-exchange:   --subject-token <token|file|->  (or STS_SUBJECT_TOKEN)  --audience <aud> | --resource <uri>
-            [--scope <s>]... [--actor-token <token|file|->] (or STS_ACTOR_TOKEN)
-            [--subject-token-type <urn>] [--actor-token-type <urn>] [--requested-token-type <urn>]
-introspect: --token <token|file|->  (or STS_TOKEN)  --admin-token <t> (or STS_ADMIN_TOKEN)  [--token-type-hint <h>]
-revoke:     --token <token|file|->  (or STS_TOKEN)  [--token-type-hint <h>]
-explain:    --config <file> --token <token|claims.json|file|-> --audience <target> [--scope <s>]...
-            [--actor-token <token|claims.json|file|->] [--subject-issuer <name>] [--actor-issuer <name>]
-dev-token:  [--sub <subject>] [--aud <audience>] [--lifetime <seconds|5m>] [--claims <json|file>]
-
-Tokens are written to stdout only. Prefer files, stdin ("-") or the environment over arguments
-(command lines are visible to other users of the machine).
-
-exit codes: 0 ok, 2 bad usage, 3 refused / inactive / not admitted / invalid config,
-            4 service unavailable or failed, 1 unexpected error`;
 
 const COMMON = {
   endpoint: { type: 'string' },
@@ -135,6 +106,10 @@ export async function run(argv: readonly string[], io: Io = createIo()): Promise
     (name === undefined ? io.err : io.out)(`${USAGE}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
+  if (name === '-v' || name === '--version' || name === 'version') {
+    io.out(`${packageVersion()}\n`);
+    return EXIT.ok;
+  }
   const command = COMMANDS[name];
   if (!command) {
     io.err(`sts: unknown command "${name}"\n(see sts --help)\n`);
@@ -149,7 +124,7 @@ export async function run(argv: readonly string[], io: Io = createIo()): Promise
       strict: true,
     }) as { values: Values; positionals: string[] };
     if (values.help) {
-      io.out(`${USAGE}\n`);
+      io.out(`${COMMAND_HELP[name] ?? USAGE}\n`);
       return EXIT.ok;
     }
     return await command.run(values, positionals, io);

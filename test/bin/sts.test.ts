@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -287,6 +287,30 @@ describe('sts commands in detail (in-process run())', () => {
     expect(results[9]!.stderr).toContain('--claims: not valid JSON');
     expect(results[10]!.stderr).toContain('--lifetime');
     expect(results[11]!.stderr).toContain('stdin ("-") can be read only once');
+  });
+
+  it('prints its version, and for each command its own options and an example', async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      expect(await runSts([flag])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
+    }
+    const options: Record<string, readonly string[]> = {
+      exchange: ['--subject-token', '--audience', '--resource', '--scope', '--actor-token', '--endpoint'],
+      introspect: ['--token', '--admin-token', '--token-type-hint'],
+      revoke: ['--token', '--token-type-hint'],
+      explain: ['--config', '--token', '--audience', '--actor-token', '--subject-issuer'],
+      config: ['--json'],
+      'dev-token': ['--sub', '--aud', '--lifetime', '--claims'],
+    };
+    for (const [command, names] of Object.entries(options)) {
+      const args = command === 'config' ? ['config', 'validate', '--help'] : [command, '-h'];
+      const help = await runSts(args);
+      expect(help).toMatchObject({ code: 0, stderr: '' });
+      expect(help.stdout.startsWith(`usage: sts ${command}`), command).toBe(true);
+      expect(help.stdout, command).toContain(`example:\n  `);
+      expect(help.stdout, command).not.toContain('commands:');
+      for (const name of names) expect(help.stdout, `${command} ${name}`).toContain(name);
+    }
   });
 
   it('exchanges from a file with --json, and delegates with an actor token', async () => {

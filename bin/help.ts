@@ -1,0 +1,145 @@
+import { existsSync, readFileSync } from 'node:fs';
+
+// The CLI's words: the global usage (`sts --help`), each command's own help with an example
+// (`sts <command> --help`), and the version (`sts --version`, read from the package.json above
+// this module, whether it runs from source or from the published package's dist/).
+
+export const USAGE = `usage: sts <command> [options]
+
+commands:
+  exchange     exchange a subject token for a token for one audience (RFC 8693)
+  introspect   ask whether a token is active (RFC 7662; needs the admin bearer)
+  revoke       revoke a token (RFC 7009)
+  explain      offline: which policy admits a token for a target, or why each refuses
+  config validate <file>...   check policy files (for CI)
+  dev-token    mint a development subject token from the local server
+
+common options:
+  --endpoint <url>   service base URL (or STS_ENDPOINT)
+  --json             machine-readable output
+  -h, --help         help for a command (sts <command> --help)
+  -v, --version      the CLI's version
+
+exchange:   --subject-token <token|file|->  (or STS_SUBJECT_TOKEN)  --audience <aud> | --resource <uri>
+            [--scope <s>]... [--actor-token <token|file|->] (or STS_ACTOR_TOKEN)
+            [--subject-token-type <urn>] [--actor-token-type <urn>] [--requested-token-type <urn>]
+introspect: --token <token|file|->  (or STS_TOKEN)  --admin-token <t> (or STS_ADMIN_TOKEN)  [--token-type-hint <h>]
+revoke:     --token <token|file|->  (or STS_TOKEN)  [--token-type-hint <h>]
+explain:    --config <file> --token <token|claims.json|file|-> --audience <target> [--scope <s>]...
+            [--actor-token <token|claims.json|file|->] [--subject-issuer <name>] [--actor-issuer <name>]
+dev-token:  [--sub <subject>] [--aud <audience>] [--lifetime <seconds|5m>] [--claims <json|file>]
+
+Tokens are written to stdout only. Prefer files, stdin ("-") or the environment over arguments
+(command lines are visible to other users of the machine).
+
+exit codes: 0 ok, 2 bad usage, 3 refused / inactive / not admitted / invalid config,
+            4 service unavailable or failed, 1 unexpected error`;
+
+const SERVICE_OPTIONS = `  --endpoint <url>               service base URL (or STS_ENDPOINT)
+  --json                         machine-readable output`;
+
+/** `sts <command> --help`: that command's options and an example. */
+export const COMMAND_HELP: Readonly<Record<string, string>> = {
+  exchange: `usage: sts exchange --subject-token <token|file|-> (--audience <aud> | --resource <uri>) [options]
+
+Exchanges a subject token for a token for one audience (RFC 8693) and prints the new token.
+
+options:
+  --subject-token <token|file|-> the token to exchange (or STS_SUBJECT_TOKEN; "-" reads stdin)
+  --subject-token-type <urn>     default urn:ietf:params:oauth:token-type:jwt
+  --audience <aud>               the target, by name
+  --resource <uri>               the target, by URI (exactly one of --audience, --resource)
+  --scope <s>                    a scope to ask for (repeatable, or space-separated)
+  --actor-token <token|file|->   delegation: the acting party's token (or STS_ACTOR_TOKEN)
+  --actor-token-type <urn>       default urn:ietf:params:oauth:token-type:jwt
+  --requested-token-type <urn>   access_token (default) or jwt
+${SERVICE_OPTIONS}
+
+example:
+  sts exchange --endpoint https://sts.example.com --subject-token "$ACTIONS_ID_TOKEN_FILE" \\
+    --audience https://deploy.acme.internal --scope deploy:write > token.jwt`,
+
+  introspect: `usage: sts introspect --token <token|file|-> [options]
+
+Asks the service whether a token is active (RFC 7662) and prints its answer; exit 3 when inactive.
+
+options:
+  --token <token|file|->         the token (or STS_TOKEN)
+  --admin-token <t>              bearer of the introspection route locally (or STS_ADMIN_TOKEN)
+  --token-type-hint <h>          passed on; the service has one kind of token
+${SERVICE_OPTIONS}
+
+example:
+  STS_ADMIN_TOKEN=... sts introspect --endpoint http://127.0.0.1:8787 --token token.jwt`,
+
+  revoke: `usage: sts revoke --token <token|file|-> [options]
+
+Revokes a token (RFC 7009). The service answers the same for unknown tokens.
+
+options:
+  --token <token|file|->         the token (or STS_TOKEN)
+  --token-type-hint <h>          passed on; the service has one kind of token
+${SERVICE_OPTIONS}
+
+example:
+  sts revoke --endpoint https://sts.example.com --token token.jwt`,
+
+  explain: `usage: sts explain --config <file> --token <token|claims.json|file|-> --audience <target> [options]
+
+Offline: runs the service's policy engine on a token (decoded, signature NOT verified) or on bare
+claims, and tells which policy admits the request or why each one refuses; exit 3 when none does.
+
+options:
+  --config <file>                the policy file (sts.config.json)
+  --token <token|claims|file|->  the subject token, or a JSON object of its claims
+  --audience <target>            the target asked for
+  --scope <s>                    a scope asked for (repeatable)
+  --actor-token <...>            delegation: the actor's token or claims
+  --subject-issuer <name>        the subject's trusted issuer, by name, when the claims have no iss
+  --actor-issuer <name>          likewise for the actor
+  --json                         machine-readable output
+
+example:
+  sts explain --config sts.config.json --audience https://deploy.acme.internal --scope deploy:write \\
+    --token '{"iss":"https://token.actions.githubusercontent.com","sub":"repo:acme/app:environment:prod"}'`,
+
+  config: `usage: sts config validate <file>... [--json]
+
+Validates policy files with the service's own schema (what the service and \`cdk synth\` check);
+exit 3 when any is invalid, with each problem listed. For a policy repository's CI.
+
+options:
+  --json                         one JSON line per file
+
+example:
+  npx sts config validate sts.config.json`,
+
+  'dev-token': `usage: sts dev-token [options]
+
+Mints a development subject token from the local server's built-in issuer (npm start).
+
+options:
+  --sub <subject>                the token's sub
+  --aud <audience>               the token's aud
+  --lifetime <seconds|5m>        its lifetime
+  --claims <json|file>           extra claims, as a JSON object or a file holding one
+${SERVICE_OPTIONS}
+
+example:
+  sts dev-token --endpoint http://127.0.0.1:8787 --sub alice | sts exchange --endpoint http://127.0.0.1:8787 \\
+    --subject-token - --audience https://api.example.com`,
+};
+
+/** This package's version, from the nearest `package.json` named serverless-sts above this module. */
+export function packageVersion(): string {
+  for (let dir = new URL('./', import.meta.url); ; ) {
+    const file = new URL('package.json', dir);
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'serverless-sts' && typeof pkg.version === 'string') return pkg.version;
+    }
+    const parent = new URL('../', dir);
+    if (parent.href === dir.href) return 'unknown';
+    dir = parent;
+  }
+}
