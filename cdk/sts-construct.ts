@@ -2,9 +2,6 @@
 // function per handler module of the route table (lambdas/routes.ts), the HTTP API with those
 // routes and their authorization, and the metrics, alarms and dashboard that watch them.
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
@@ -24,7 +21,6 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import { ApiGatewayv2DomainProperties } from 'aws-cdk-lib/aws-route53-targets';
@@ -33,18 +29,14 @@ import { Construct } from 'constructs';
 import { HANDLERS, ROUTES, type Route } from '../lambdas/routes.ts';
 import type { Config } from '../lib/config/config.ts';
 import { ACCESS_LOG_FORMAT } from './access-log.ts';
-import { CONFIG_PATH_IN_LAMBDA, HANDLER_EXPORT, lambdaBundling } from './bundling.ts';
+import { CONFIG_PATH_IN_LAMBDA } from './bundling.ts';
 import { accessOf, type HandlerAccess, tableConditions } from './handler-access.ts';
+import { handlerFunction, handlerSource } from './handler-code.ts';
 import { KeyUseAlerts } from './key-policy.ts';
 import { type AlarmThresholds, TokenServiceMonitoring } from './monitoring.ts';
 import { type ConfigSource, checkIssuerForDomain, stageConfig } from './service-config.ts';
 import { type ExternalPublishedKey, type SigningKeyOptions, SigningKeys } from './signing-keys.ts';
 import { concurrencyFor, routeThrottles, type Throttle, type ThrottleOptions } from './throttling.ts';
-
-export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** The module the local server imports for a handler, and so the one Lambda runs. */
-export const handlerEntry = (handler: string): string => join(PROJECT_ROOT, 'lambdas', `${handler}.ts`);
 
 export type { ExternalPublishedKey, KeyAlgorithm, SigningKeyOptions } from './signing-keys.ts';
 export type { ThrottleOptions } from './throttling.ts';
@@ -151,8 +143,11 @@ export class TokenService extends Construct {
   readonly api: HttpApi;
   readonly stage: HttpStage;
   readonly domainName: DomainName | undefined;
-  /** One function per handler module, and the module it bundles. */
-  readonly functions: ReadonlyMap<string, NodejsFunction>;
+  /**
+   * One function per handler module, and where its code came from: the source module bundled at
+   * synth (this repository) or the prebuilt bundle directory (the published package).
+   */
+  readonly functions: ReadonlyMap<string, lambda.Function>;
   readonly entries: ReadonlyMap<string, string>;
   /** The API routes, keyed `METHOD path` as in the route table. */
   readonly routes: ReadonlyMap<string, HttpRoute>;
@@ -231,27 +226,19 @@ export class TokenService extends Construct {
       STS_TABLE_NAME: this.table.tableName,
       NODE_OPTIONS: '--enable-source-maps',
     };
-    const bundling = lambdaBundling(staged.file);
-    const lockFile = join(PROJECT_ROOT, 'package-lock.json');
-    const functions = new Map<string, NodejsFunction>();
+    const functions = new Map<string, lambda.Function>();
     const entryPaths = new Map<string, string>();
     const logGroups = new Map<string, logs.LogGroup>();
     for (const handler of HANDLERS) {
       const access = accessOf(handler, props.handlerAccess);
-      const entry = handlerEntry(handler);
-      if (!existsSync(entry)) {
-        throw new Error(`lambdas/routes.ts routes to handler "${handler}", but ${entry} does not exist`);
-      }
+      const source = handlerSource(handler);
       const name = pascal(handler);
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention, removalPolicy: records });
       const role = this.createRole(name, handler, access, logGroup);
-      const fn = new NodejsFunction(this, `${name}Function`, {
+      const fn = handlerFunction(this, `${name}Function`, handler, {
         description: `STS ${routesOf(handler)
           .map((route) => `${route.method} ${route.path}`)
           .join(', ')}`,
-        entry,
-        handler: HANDLER_EXPORT,
-        runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: props.memorySize ?? 1024,
         timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS),
@@ -259,9 +246,7 @@ export class TokenService extends Construct {
         role,
         logGroup,
         environment,
-        bundling,
-        projectRoot: PROJECT_ROOT,
-        ...(existsSync(lockFile) ? { depsLockFilePath: lockFile } : {}),
+        configFile: staged.file,
       });
       Validations.of(fn).acknowledge({
         id: 'AwsSolutions-L1',
@@ -269,7 +254,7 @@ export class TokenService extends Construct {
           'Pinned to nodejs22.x on purpose: the bundles target node22 (cdk/bundling.ts) and the service is tested on Node 22; move runtime and target together.',
       });
       functions.set(handler, fn);
-      entryPaths.set(handler, entry);
+      entryPaths.set(handler, source.kind === 'source' ? source.entry : source.dir);
       logGroups.set(handler, logGroup);
     }
     this.functions = functions;
