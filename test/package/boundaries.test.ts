@@ -6,9 +6,10 @@ import { describe, expect, it } from 'vitest';
 // Each consumer entry point, bundled as a user's bundler would (minified ESM for Node): it may
 // contain only its own audience's folder and lib/shared, and only the packages it declares
 // (no zod, AWS SDK, Powertools or middy in the SDK's and the verifier's bundles). The minified
-// size is printed and held under a budget set from the measurement when the entry points were
-// split (client 10.9 kB, verifier 26.8 kB, both with jose; before the split the verifier
-// dragged in server code and the root barrel weighed 141 kB with zod).
+// size is printed and held under a budget about 20 % above the measurement when the entry points
+// were split (client 10.9 kB, verifier 32.6 kB of which 5.7 kB is the refusal-reason registry,
+// root 42.2 kB, all with jose; before the split the verifier dragged in server code and the root
+// barrel weighed 141 kB with zod).
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const pkg = (await import('../../package.json', { with: { type: 'json' } })).default as {
@@ -34,21 +35,21 @@ const ENTRIES: readonly Entry[] = [
     source: 'lib/client/index.ts',
     folders: ['client', 'shared'],
     packages: ['jose'],
-    budget: 14_000,
+    budget: 13_000,
   },
   {
     subpath: './verifier',
     source: 'lib/verify/index.ts',
     folders: ['verify', 'shared'],
     packages: ['jose'],
-    budget: 34_000,
+    budget: 40_000,
   },
   {
     subpath: '.',
     source: 'lib/index.ts',
     folders: ['client', 'verify', 'shared'],
     packages: ['jose'],
-    budget: 46_000,
+    budget: 50_000,
   },
   {
     subpath: './verifier/dynamodb',
