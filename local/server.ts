@@ -37,6 +37,8 @@ export interface LocalServerOptions {
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly fetch?: typeof fetch;
+  /** Called once the port is open (requests get 503 + Retry-After until the server is ready). */
+  readonly onListening?: (url: string) => void;
 }
 
 export interface LocalServer {
@@ -45,6 +47,8 @@ export interface LocalServer {
   readonly devIssuer: DevIssuer;
   /** Whether the development config is in use. */
   readonly usingDevConfig: boolean;
+  /** Whether `/dev/*` answers: with the development config, or a config trusting `<url>/dev`. */
+  readonly devIssuerTrusted: boolean;
   close(): Promise<void>;
 }
 
@@ -115,16 +119,46 @@ async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
+/** The port is taken: says which, and how to choose another. */
+export class PortInUseError extends Error {
+  override readonly name = 'PortInUseError';
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(
+      `port ${port} on ${host} is already in use (another \`npm start\`?). Stop that process, or choose another port: PORT=${port === 8787 ? 8788 : port + 1} npm start`,
+    );
+  }
+}
+
+/** Answers a request that arrives before the server is ready: 503 with Retry-After, never silence. */
+function starting(request: IncomingMessage, response: ServerResponse): void {
+  request.resume();
+  send(
+    response,
+    503,
+    { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', 'Retry-After': '1' },
+    '{"error":"temporarily_unavailable","error_description":"the server is starting, retry shortly"}',
+  );
+}
+
 export async function startLocalServer(options: LocalServerOptions = {}): Promise<LocalServer> {
   const settings = options.settings ?? loadSettings();
-  const server: Server = createServer();
+  // The request listener is attached before the port opens: from the first connection on, every
+  // request is answered (503 + Retry-After until the handlers are ready), none hangs.
+  let serve: (request: IncomingMessage, response: ServerResponse) => void = starting;
+  const server: Server = createServer((request, response) => serve(request, response));
   await new Promise<void>((done, fail) => {
-    server.once('error', fail);
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      fail(error.code === 'EADDRINUSE' ? new PortInUseError(settings.host, settings.port) : error),
+    );
     server.listen(settings.port, settings.host, () => done());
   });
   const { port } = server.address() as AddressInfo;
   const host = settings.host === '0.0.0.0' || settings.host === '::' ? '127.0.0.1' : settings.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  options.onListening?.(url);
 
   let embedded: EmbeddedDynamo | undefined;
   const closeAll = async () => {
@@ -156,6 +190,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       config.issuer,
     );
 
+    const devIssuerTrusted =
+      usingDevConfig || config.trustedIssuers.some((trusted) => trusted.issuer === devIssuer.issuer);
+
     const handlers = new Map<string, LambdaHandler>();
     for (const route of ROUTES) {
       const module = (await import(`../lambdas/${route.handler}.ts`)) as {
@@ -169,7 +206,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     }
 
     let sequence = 0;
-    server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    serve = (request: IncomingMessage, response: ServerResponse) => {
       void (async () => {
         const requestId = `local-${Date.now().toString(36)}-${(sequence++).toString(36)}`;
         try {
@@ -182,9 +219,10 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
               { 'Content-Type': 'application/json' },
               '{"message":"Request Entity Too Large"}',
             );
-          // The development issuer answers only beside the development config that trusts it.
+          // The development issuer answers only beside a config that trusts it: the development
+          // config, or yours when it lists `<url>/dev` among its trustedIssuers.
           const dev =
-            usingDevConfig && target.pathname.startsWith(`${DEV_ISSUER_PATH}/`)
+            devIssuerTrusted && target.pathname.startsWith(`${DEV_ISSUER_PATH}/`)
               ? await devIssuer.route(
                   request.method ?? 'GET',
                   target.pathname,
@@ -229,9 +267,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
             send(response, 500, { 'Content-Type': 'application/json' }, '{"error":"server_error"}');
         }
       })();
-    });
+    };
 
-    return { url, runtime, devIssuer, usingDevConfig, close: closeAll };
+    return { url, runtime, devIssuer, usingDevConfig, devIssuerTrusted, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
@@ -261,6 +299,31 @@ function banner(local: LocalServer): string {
       '',
     );
   }
+  if (!local.usingDevConfig) {
+    lines.push(
+      `Your config (STS_CONFIG) is in use, so the built-in development issuer is ${local.devIssuerTrusted ? 'on: your config trusts it' : 'off'}.`,
+      'Get a subject token from an issuer your config trusts,',
+      local.devIssuerTrusted
+        ? `or mint one here: npx sts dev-token --endpoint ${url} --sub alice`
+        : `or trust the development issuer in it ({ "name": "dev", "issuer": "${local.devIssuer.issuer}" } in trustedIssuers)\n  and mint one with: npx sts dev-token --endpoint ${url} --sub alice`,
+      '',
+    );
+  }
+  if (local.runtime.settings.adminToken) {
+    lines.push(
+      'Admin routes (/introspect, /admin/revoke) take the bearer in STS_ADMIN_TOKEN:',
+      '',
+      `  curl -s ${url}/introspect -H "Authorization: Bearer $STS_ADMIN_TOKEN" -d token="$ACCESS"`,
+      `  curl -s ${url}/admin/revoke -H "Authorization: Bearer $STS_ADMIN_TOKEN" -d sub=alice`,
+      '',
+    );
+  } else {
+    lines.push(
+      'Admin routes (/introspect, /admin/revoke) are closed: start with STS_ADMIN_TOKEN=<a secret> to open them',
+      '  (then send Authorization: Bearer <that secret>).',
+      '',
+    );
+  }
   lines.push('Ctrl-C stops the server.');
   return lines.join('\n');
 }
@@ -268,9 +331,11 @@ function banner(local: LocalServer): string {
 async function main(): Promise<void> {
   let local: LocalServer;
   try {
-    local = await startLocalServer();
+    local = await startLocalServer({
+      onListening: (url) => process.stdout.write(`STS starting on ${url} (answers 503 until ready)...\n`),
+    });
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof PortInUseError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }

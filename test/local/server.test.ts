@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,6 +112,149 @@ describe('npm start', () => {
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).toBe(2);
     expect(stderr).toContain('invalid configuration test/vectors/does-not-exist.json');
+  });
+});
+
+describe('npm start: the first minutes', () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'sts-first-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  /** Spawns the server and returns the child with its output (not waiting for the banner). */
+  const spawnServer = (env: Record<string, string>) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'local/server.ts'], {
+      env: { ...process.env, STS_LOG_LEVEL: 'warn', STS_DATA_DIR: dataDir, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output = { stdout: '', stderr: '' };
+    child.stdout!.on('data', (chunk) => {
+      output.stdout += chunk;
+    });
+    child.stderr!.on('data', (chunk) => {
+      output.stderr += chunk;
+    });
+    return { child, output };
+  };
+
+  it('answers every request sent during start-up within a second (503 + Retry-After until ready)', async () => {
+    const { child, output } = spawnServer({ PORT: '0' });
+    // The port is known as soon as it is open: the first line says so, before the server is ready.
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no start line:\n${output.stdout}${output.stderr}`)),
+        30_000,
+      );
+      child.stdout!.on('data', () => {
+        const match = /STS starting on (http:\/\/\S+)/.exec(output.stdout);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+    });
+    const answers: number[] = [];
+    try {
+      for (let ready = false, started = Date.now(); !ready; ) {
+        expect(Date.now() - started, 'the server never became ready').toBeLessThan(60_000);
+        const sent = Date.now();
+        const outcome = await fetch(`${url}/.well-known/jwks.json`, {
+          signal: AbortSignal.timeout(1000),
+        }).then(
+          async (response) => {
+            await response.arrayBuffer();
+            return response;
+          },
+          (error: Error) => error,
+        );
+        if (outcome instanceof Response) {
+          answers.push(outcome.status);
+          if (outcome.status === 503) expect(outcome.headers.get('retry-after')).toBe('1');
+          else expect(outcome.status, JSON.stringify(answers)).toBe(200);
+          ready = outcome.status === 200;
+          if (!ready) await new Promise((resolve) => setTimeout(resolve, 20));
+        } else {
+          // The port is open: no request may go unanswered (before the fix they hung).
+          expect.unreachable(`no answer within a second (${outcome.name}, ${Date.now() - sent} ms)`);
+        }
+      }
+    } finally {
+      child.kill('SIGINT');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    expect(answers.at(-1)).toBe(200);
+    // The first request went out right after the port opened, while the server was still starting.
+    expect(answers[0]).toBe(503);
+  });
+
+  it('says which port is taken and how to choose another, exit 2, no stack trace', async () => {
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const { child, output } = spawnServer({ PORT: String(port) });
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(2);
+      expect(output.stderr).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      expect(output.stderr).toContain(`PORT=${port + 1} npm start`);
+      expect(output.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it('with your own config: says the dev issuer is off and how to get a subject token; admin routes closed, with the hint', async () => {
+    const config = join(dataDir, 'own.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        issuer: 'https://sts.example.com',
+        trustedIssuers: [{ name: 'github', issuer: 'https://token.actions.githubusercontent.com' }],
+        policies: [{ name: 'p', issuer: 'github', subject: '**', audiences: ['https://api.example.local'] }],
+      }),
+    );
+    const server = await start({ STS_DATA_DIR: dataDir, STS_CONFIG: config, STS_ADMIN_TOKEN: '' });
+    try {
+      expect(server.output()).toContain('the built-in development issuer is off');
+      expect(server.output()).toContain('npx sts dev-token');
+      expect(server.output()).toContain('start with STS_ADMIN_TOKEN=<a secret> to open them');
+      expect((await fetch(`${server.url}/dev/token`, { method: 'POST' })).status).toBe(404);
+    } finally {
+      await stop(server);
+    }
+  });
+
+  it('with a config that trusts the dev issuer: mints dev tokens for it; with STS_ADMIN_TOKEN: prints the admin pair', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const config = join(dataDir, 'trusts-dev.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        issuer: base,
+        trustedIssuers: [{ name: 'dev', issuer: `${base}/dev`, algorithms: ['ES256'] }],
+        policies: [{ name: 'p', issuer: 'dev', subject: '**', audiences: ['https://api.example.local'] }],
+      }),
+    );
+    const server = await start({
+      STS_DATA_DIR: dataDir,
+      STS_CONFIG: config,
+      PORT: String(port),
+      STS_ADMIN_TOKEN: 'local-secret',
+    });
+    try {
+      expect(server.output()).toContain('the built-in development issuer is on: your config trusts it');
+      expect(server.output()).toContain('Authorization: Bearer $STS_ADMIN_TOKEN');
+      const subject = await devToken(server.url);
+      const { status } = await exchange(server.url, {
+        subject_token: subject,
+        audience: 'https://api.example.local',
+      });
+      expect(status).toBe(200);
+    } finally {
+      await stop(server);
+    }
   });
 });
 
