@@ -19,6 +19,8 @@ import {
   PARTITION_KEY,
   REVOKED_AT,
   REVOKED_BEFORE,
+  SUBJECT_ISSUER,
+  SUBJECT_SUB,
 } from '../lib/shared/token-table.ts';
 
 export type TableAction =
@@ -46,7 +48,8 @@ export interface HandlerAccess {
 }
 
 const revokedAtOnly = [PARTITION_KEY, REVOKED_AT];
-const revokedBeforeOnly = [PARTITION_KEY, REVOKED_BEFORE];
+/** A subject revocation sets `revokedBefore` and names the subject readably (issuer URL, sub). */
+const subjectRevocation = [PARTITION_KEY, REVOKED_BEFORE, SUBJECT_ISSUER, SUBJECT_SUB];
 
 export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   /**
@@ -71,12 +74,12 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   },
   /** RFC 7662: reads the token record and its subject's revokedBefore. */
   introspect: { sign: false, table: [{ actions: ['dynamodb:GetItem'], items: ['token', 'subject'] }] },
-  /** Revokes by jti (revokedAt of TOKEN#) or by subject (revokedBefore of SUBJECT#). */
+  /** Revokes by jti (revokedAt of TOKEN#) or by subject (revokedBefore, issuer, sub of SUBJECT#). */
   'admin-revoke': {
     sign: false,
     table: [
       { actions: ['dynamodb:UpdateItem'], items: ['token'], attributes: revokedAtOnly },
-      { actions: ['dynamodb:UpdateItem'], items: ['subject'], attributes: revokedBeforeOnly },
+      { actions: ['dynamodb:UpdateItem'], items: ['subject'], attributes: subjectRevocation },
     ],
   },
 };

@@ -5,7 +5,10 @@ import { defineHandler } from './define-handler.ts';
 import { bodyBytes, type Event, header, json, NO_STORE } from './http.ts';
 import { revocationServices } from './revocation-services.ts';
 
-/** POST /admin/revoke: form `jti=<jti>` revokes one token, `sub=<subject>` every token of a subject. */
+/**
+ * POST /admin/revoke: form `jti=<jti>` revokes one token, `iss=<issuer name or URL>&sub=<subject>`
+ * every token of a subject (`iss` may be left out while only one issuer is trusted).
+ */
 export const createHandler = defineHandler(storeRuntime, async (event, runtime) => {
   const request = parseAdminRevocationRequest(parseForm(bodyBytes(event), header(event, 'content-type')));
   const { revocation } = revocationServices(runtime);
@@ -13,7 +16,7 @@ export const createHandler = defineHandler(storeRuntime, async (event, runtime) 
   const result =
     'jti' in request
       ? await revocation.revokeJti(request.jti, by)
-      : await revocation.revokeSubject(request.sub, by);
+      : await revocation.revokeSubject(request, by);
   return json(200, result, NO_STORE);
 });
 

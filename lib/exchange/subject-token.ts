@@ -1,18 +1,20 @@
 // Verification of presented tokens (subject and actor): one pre-check (presented-token.ts: size,
 // strict shape, forbidden headers), then the verifier chosen once by exact `iss`: a trusted
 // issuer's pinned algorithms and audiences, keys only from its own JWKS, time claims with a small
-// skew; or for this service's own tokens, the own-token check (own-token.ts) and revocation. The
-// token is parsed once: jose checks only the signature.
+// skew, and the subject's revocation (`SUBJECT#`, issue 12); or for this service's own tokens, the
+// own-token check (own-token.ts: exact `exp`, low-S) and the one liveness decision
+// (shared/token-record.ts). The token is parsed once: jose checks only the signature.
 
 import type { JWTPayload } from 'jose';
 import type { Config, TrustedIssuerConfig } from '../config/config.ts';
 import { recordedToken } from '../revocation/revocation.ts';
 import { SELF_ISSUER, TOKEN_TYPE, type VerifyAlgorithm } from '../shared/claims.ts';
-import type { Clock } from '../shared/clock.ts';
+import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { invalidRequest } from '../shared/errors.ts';
 import { type KeyResolver, localKeySet, remoteKeySet } from '../shared/key-sets.ts';
 import { type Refuse, verifyPinnedJwt } from '../shared/pinned-jwt.ts';
 import type { TokenRole } from '../shared/reasons.ts';
+import { presentedTokenRevoked, type TokenRecord } from '../shared/token-record.ts';
 import type { Signer } from '../signers/signer.ts';
 import type { TokenStore } from '../stores/store.ts';
 import { createOwnTokenCheck, OWN_ALGORITHMS } from './own-token.ts';
@@ -32,7 +34,9 @@ export interface VerifiedToken {
   /** For a token minted here, the policy that minted the first token of its chain. */
   readonly rootPolicy: string | undefined;
   /** The URL of that issuer (`iss` of the token that started the chain). */
-  readonly originIssuer: string | undefined;
+  readonly originIssuer: string;
+  /** For a token minted here, its `TOKEN#` record (parent, ancestors, actors, lifetime). */
+  readonly record: TokenRecord | undefined;
   readonly claims: JWTPayload & { sub: string; exp: number };
 }
 
@@ -57,7 +61,6 @@ export type TokenVerifier = (token: string, tokenType: string, role: TokenRole) 
 export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
   const { config, clock } = deps;
   const byIssuer = new Map<string, IssuerEntry>();
-  const issuerUrls = new Map(config.trustedIssuers.map((trusted) => [trusted.name, trusted.issuer]));
   for (const trusted of config.trustedIssuers) {
     byIssuer.set(trusted.issuer, {
       name: trusted.name,
@@ -126,26 +129,41 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
     // here it would come back as a plain bearer token. Proof of possession is not implemented.
     if (claims.cnf !== undefined) throw refuse('sender_constrained');
 
-    let origin = entry.name;
-    let originIssuer = entry.config?.issuer;
-    let rootPolicy: string | undefined;
+    const now = epochSeconds(clock);
     if (entry === self) {
       if (typeof claims.jti !== 'string') throw refuse('missing_jti');
-      const { state, record } = await recordedToken(deps.store, claims.jti, claims.sub);
-      if (state === 'unknown') throw refuse('self_unknown_jti');
-      if (state === 'revoked') throw refuse('revoked');
-      origin = record!.subjectIssuer;
-      originIssuer = issuerUrls.get(origin);
-      rootPolicy = record!.policy;
+      // The one liveness decision: record, ancestors, subject and actors (shared/token-record.ts).
+      const { state, record } = await recordedToken(deps.store, claims.jti, now);
+      if (state === 'unknown' || !record) throw refuse('self_unknown_jti');
+      if (state !== 'active') throw refuse(state);
+      return {
+        issuerName: entry.name,
+        issuer: undefined,
+        origin: record.subjectIssuer,
+        originIssuer: record.originIssuer,
+        rootPolicy: record.rootPolicy ?? record.policy,
+        record,
+        claims: claims as VerifiedToken['claims'],
+      };
     }
-    if (entry.config?.oneTimeUse && typeof claims.jti !== 'string') throw refuse('missing_jti');
+    const trusted = entry.config!;
+    if (trusted.oneTimeUse && typeof claims.jti !== 'string') throw refuse('missing_jti');
+    // A subject-wide revocation cuts off the upstream tokens issued before it. A token without
+    // `iat` may predate it: refused until `revokedBefore + maxTokenAge`, and, so that this bound
+    // holds, refused whenever it would live longer than maxTokenAge from now.
+    const iat = typeof claims.iat === 'number' ? claims.iat : undefined;
+    if (iat === undefined && (claims.exp as number) - now > trusted.maxTokenAge)
+      throw refuse('outlives_max_token_age');
+    const revokedBefore = await deps.store.subjectRevokedBefore(trusted.issuer, claims.sub);
+    if (presentedTokenRevoked(iat, revokedBefore, trusted.maxTokenAge, now)) throw refuse('revoked');
 
     return {
       issuerName: entry.name,
-      issuer: entry.config,
-      origin,
-      originIssuer,
-      rootPolicy,
+      issuer: trusted,
+      origin: entry.name,
+      originIssuer: trusted.issuer,
+      rootPolicy: undefined,
+      record: undefined,
       claims: claims as VerifiedToken['claims'],
     };
   };

@@ -8,7 +8,6 @@
 import type { Config } from '../config/config.ts';
 import { copyClaimPaths } from '../policy/claim-path.ts';
 import { compilePolicies, type Grant, type PolicyEngine } from '../policy/policy.ts';
-import { SELF_ISSUER } from '../shared/claims.ts';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { invalidRequest, OAuthError, toOAuthError } from '../shared/errors.ts';
 import { attachLogFields, type Logger, tokenFingerprint } from '../shared/log.ts';
@@ -16,6 +15,7 @@ import type { Signer } from '../signers/signer.ts';
 import type { OneTimeUse, TokenStore } from '../stores/store.ts';
 import { mintAccessToken } from './access-token.ts';
 import type { Form } from './form.ts';
+import { type Lineage, lineage } from './lineage.ts';
 import {
   createTokenVerifier,
   type TokenRole,
@@ -91,14 +91,12 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
   }
 
   /**
-   * The lifetime of the token to mint: the policy's, and for a chained token never more than the
-   * subject token has left, so re-exchanging cannot keep a credential alive past its first expiry.
+   * The lifetime of the token to mint: the policy's, and never past a subject or actor token of
+   * ours it came from (`lineage`), so re-exchanging cannot keep a credential alive past its first
+   * expiry and a delegated token dies with its actor token.
    */
-  function lifetimeOf(grant: Grant, subject: VerifiedToken, iat: number): number {
-    const lifetime =
-      subject.issuerName === SELF_ISSUER
-        ? Math.min(grant.lifetime, subject.claims.exp - iat)
-        : grant.lifetime;
+  function lifetimeOf(grant: Grant, line: Lineage, iat: number): number {
+    const lifetime = Math.min(grant.lifetime, (line.notAfter ?? Number.POSITIVE_INFINITY) - iat);
     if (lifetime <= 0)
       throw invalidRequest('subject_token could not be verified', { reason: 'subject_token.expired' });
     return lifetime;
@@ -120,7 +118,8 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
     audit: ExchangeAudit,
   ): Promise<Issued> {
     const iat = epochSeconds(clock);
-    const lifetime = lifetimeOf(grant, subject, iat);
+    const line = lineage(subject, actor);
+    const lifetime = lifetimeOf(grant, line, iat);
     const scope = grant.scopes.length > 0 ? grant.scopes.join(' ') : undefined;
     const minted = await mintAccessToken(signer, {
       iss: config.issuer,
@@ -152,7 +151,13 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
         iat,
         exp: iat + lifetime,
         subjectIssuer: subject.origin,
+        originIssuer: subject.originIssuer,
         policy: grant.policy.name,
+        parent: line.parent,
+        root: line.root,
+        rootPolicy: line.rootPolicy,
+        ancestors: line.ancestors,
+        actors: line.actors,
       },
       spend.map(([, use]) => use),
     );

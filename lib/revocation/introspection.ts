@@ -1,11 +1,13 @@
 // RFC 7662 token introspection of this service's own tokens. A token is active only when its
-// signature verifies against this service's signer keys, it is unexpired (`exp` is compared on
-// every read, so lazy TTL deletion never matters), its jti was recorded, and neither the token
-// nor its subject was revoked (strongly consistent reads). Anything else is exactly
-// `{"active": false}`: the response never says why.
+// signature verifies against this service's signer keys, it is unexpired (our own `exp`, exactly,
+// on every read, so lazy TTL deletion never matters), its jti was recorded, and neither the
+// token, nor a token it was exchanged or delegated from, nor its subject or any actor in its
+// `act` chain was revoked (strongly consistent reads, one decision: `readTokenState`). Anything
+// else is exactly `{"active": false}`: the response never says why.
 
 import type { JWTPayload } from 'jose';
 import type { OwnTokenVerifier } from '../exchange/own-token.ts';
+import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { OAuthError } from '../shared/errors.ts';
 import { type Logger, tokenFingerprint } from '../shared/log.ts';
 import type { Reason } from '../shared/reasons.ts';
@@ -20,6 +22,7 @@ export type Introspect = (token: string) => Promise<IntrospectionResponse>;
 
 export interface IntrospectionDeps {
   readonly store: TokenStore;
+  readonly clock: Clock;
   readonly logger: Logger;
   readonly verifyOwnToken: OwnTokenVerifier;
 }
@@ -27,7 +30,7 @@ export interface IntrospectionDeps {
 const INACTIVE: IntrospectionResponse = Object.freeze({ active: false });
 
 export function createIntrospection(deps: IntrospectionDeps): Introspect {
-  const { store, logger, verifyOwnToken } = deps;
+  const { store, clock, logger, verifyOwnToken } = deps;
 
   return async (token) => {
     const fields: Record<string, unknown> = { token: tokenFingerprint(token) };
@@ -45,8 +48,8 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
     }
     fields.jti = claims.jti;
     fields.sub = claims.sub;
-    const state = await tokenState(store, claims.jti, claims.sub);
-    if (state !== 'active') return inactive(state === 'revoked' ? 'revoked' : 'unknown_jti');
+    const state = await tokenState(store, claims.jti, epochSeconds(clock));
+    if (state !== 'active') return inactive(state === 'unknown' ? 'unknown_jti' : state);
     logger.info('token.introspected', { ...fields, active: true });
     // RFC 7662 §2.2: the token's own claims (scope, client_id, sub, aud, iss, exp, iat, nbf, jti,
     // act, copied claims); `active` and `token_type` are set last so no claim can shadow them.

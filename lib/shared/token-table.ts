@@ -4,17 +4,29 @@
 // so the two can never disagree on where a revocation lives. Plain data, no AWS SDK import:
 // the shapes below are the subset of the SDK's `AttributeValue` the table uses.
 
-import type { IssuedToken, TokenRecord } from './token-record.ts';
+import { createHash } from 'node:crypto';
+import type { Identity, IssuedToken, TokenRecord } from './token-record.ts';
 
 /** Partition key attribute (string). */
 export const PARTITION_KEY = 'pk';
 /** TTL attribute (epoch seconds); deletion is lazy, so readers compare `exp` themselves. */
 export const TTL_ATTRIBUTE = 'ttl';
 
-/** An attribute value as the table stores it: a string or a number. */
-export type TableValue = { readonly S: string } | { readonly N: string };
-/** An item as read back: the subset of the SDK's `AttributeValue` members this table uses. */
-export type TableItem = Readonly<Record<string, { readonly S?: string; readonly N?: string }>>;
+/** An attribute value as the table stores it: a string, a number, a list or a map. */
+export type TableValue =
+  | { readonly S: string }
+  | { readonly N: string }
+  | { readonly L: TableValue[] }
+  | { readonly M: Record<string, TableValue> };
+/** An attribute as read back: the subset of the SDK's `AttributeValue` members this table uses. */
+export interface TableAttribute {
+  readonly S?: string;
+  readonly N?: string;
+  readonly L?: readonly TableAttribute[];
+  readonly M?: Readonly<Record<string, TableAttribute>>;
+}
+/** An item as read back. */
+export type TableItem = Readonly<Record<string, TableAttribute>>;
 
 /**
  * The partition-key prefix of each item kind. The CDK stack grants each function only the
@@ -32,8 +44,16 @@ export type ItemKind = keyof typeof ITEM_PREFIXES;
 
 /** `TOKEN#<jti>`: one issued token. */
 export const tokenKey = (jti: string): string => `${ITEM_PREFIXES.token}${jti}`;
-/** `SUBJECT#<sub>`: subject-wide revocation (`revokedBefore`). */
-export const subjectKey = (sub: string): string => `${ITEM_PREFIXES.subject}${sub}`;
+/**
+ * `SUBJECT#<hash>`: subject-wide revocation (`revokedBefore`) of `sub` as vouched for by the
+ * issuer URL `issuer`. The hash (SHA-256 of the JSON pair, base64url: 43 characters) keeps the
+ * key far below DynamoDB's 2048-byte limit whatever the subject's length, and keeps `alice` of
+ * one issuer apart from `alice` of another; the item holds both readable values as attributes.
+ */
+export const subjectKey = (issuer: string, sub: string): string =>
+  `${ITEM_PREFIXES.subject}${createHash('sha256')
+    .update(JSON.stringify([issuer, sub]))
+    .digest('base64url')}`;
 /** `SEEN#<issuer>#<jti>`: a used one-time subject token. */
 export const seenKey = (issuer: string, jti: string): string => `${ITEM_PREFIXES.seen}${issuer}#${jti}`;
 
@@ -41,6 +61,9 @@ export const seenKey = (issuer: string, jti: string): string => `${ITEM_PREFIXES
 export const REVOKED_AT = 'revokedAt';
 /** Attribute of `SUBJECT#` holding the epoch seconds before which the subject's tokens are revoked. */
 export const REVOKED_BEFORE = 'revokedBefore';
+/** Attributes of `SUBJECT#` naming the subject readably: its issuer URL and `sub`. */
+export const SUBJECT_ISSUER = 'issuer';
+export const SUBJECT_SUB = 'sub';
 
 const S = (value: string): TableValue => ({ S: value });
 const N = (value: number): TableValue => ({ N: String(value) });
@@ -55,10 +78,17 @@ export function tokenItem(token: IssuedToken): Record<string, TableValue> {
     iat: N(token.iat),
     exp: N(token.exp),
     subject_issuer: S(token.subjectIssuer),
+    subject_iss: S(token.originIssuer),
     policy: S(token.policy),
     [TTL_ATTRIBUTE]: N(token.exp),
   };
   if (token.scope) item.scope = S(token.scope);
+  if (token.parent) item.parent = S(token.parent);
+  if (token.root) item.root = S(token.root);
+  if (token.rootPolicy) item.root_policy = S(token.rootPolicy);
+  if (token.ancestors.length > 0) item.ancestors = { L: token.ancestors.map(S) };
+  if (token.actors.length > 0)
+    item.actors = { L: token.actors.map((actor) => ({ M: { iss: S(actor.issuer), sub: S(actor.sub) } })) };
   return item;
 }
 
@@ -81,7 +111,15 @@ export function tokenRecordFromItem(jti: string, item: TableItem): TokenRecord {
     iat: numberAttribute(item, 'iat') ?? 0,
     exp: numberAttribute(item, 'exp') ?? 0,
     subjectIssuer: str(item, 'subject_issuer') ?? '',
+    originIssuer: str(item, 'subject_iss') ?? '',
     policy: str(item, 'policy') ?? '',
+    parent: str(item, 'parent'),
+    root: str(item, 'root'),
+    rootPolicy: str(item, 'root_policy'),
+    ancestors: (item.ancestors?.L ?? []).map((value) => value.S ?? ''),
+    actors: (item.actors?.L ?? []).map(
+      (value): Identity => ({ issuer: value.M?.iss?.S ?? '', sub: value.M?.sub?.S ?? '' }),
+    ),
     revokedAt: numberAttribute(item, REVOKED_AT),
   };
 }

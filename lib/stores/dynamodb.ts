@@ -26,6 +26,8 @@ import {
   PARTITION_KEY,
   REVOKED_AT,
   REVOKED_BEFORE,
+  SUBJECT_ISSUER,
+  SUBJECT_SUB,
   seenKey,
   subjectKey,
   TTL_ATTRIBUTE,
@@ -154,10 +156,10 @@ export class DynamoStore implements TokenStore {
     return item ? tokenRecordFromItem(jti, item) : undefined;
   }
 
-  async subjectRevokedBefore(sub: string): Promise<number | undefined> {
+  async subjectRevokedBefore(issuer: string, sub: string): Promise<number | undefined> {
     const { Item: item } = await this.#send<{ Item?: Record<string, AttributeValue> }>(
       'get_subject',
-      this.#get(subjectKey(sub)),
+      this.#get(subjectKey(issuer, sub)),
     );
     return item ? numberAttribute(item, REVOKED_BEFORE) : undefined;
   }
@@ -181,17 +183,18 @@ export class DynamoStore implements TokenStore {
     }
   }
 
-  async revokeSubject(sub: string, before: number): Promise<void> {
+  async revokeSubject(issuer: string, sub: string, before: number): Promise<void> {
     // Never move revokedBefore backwards: a later, smaller value must not un-revoke tokens.
     try {
       await this.#send(
         'revoke_subject',
         new UpdateItemCommand({
           TableName: this.#table,
-          Key: { [PARTITION_KEY]: S(subjectKey(sub)) },
-          UpdateExpression: `SET ${REVOKED_BEFORE} = :before`,
+          Key: { [PARTITION_KEY]: S(subjectKey(issuer, sub)) },
+          UpdateExpression: `SET ${REVOKED_BEFORE} = :before, #issuer = :issuer, #sub = :sub`,
           ConditionExpression: `attribute_not_exists(${REVOKED_BEFORE}) OR ${REVOKED_BEFORE} < :before`,
-          ExpressionAttributeValues: { ':before': N(before) },
+          ExpressionAttributeNames: { '#issuer': SUBJECT_ISSUER, '#sub': SUBJECT_SUB },
+          ExpressionAttributeValues: { ':before': N(before), ':issuer': S(issuer), ':sub': S(sub) },
         }),
       );
     } catch (error) {

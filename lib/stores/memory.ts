@@ -1,9 +1,11 @@
 import { serverError } from '../shared/errors.ts';
+import { subjectKey } from '../shared/token-table.ts';
 import type { IssuedToken, OneTimeUse, TokenRecord, TokenStore } from './store.ts';
 
 /** An in-process TokenStore with the same semantics as DynamoStore: unit tests and benchmarks. */
 export class MemoryStore implements TokenStore {
   readonly tokens = new Map<string, TokenRecord>();
+  /** `revokedBefore` by `subjectKey(issuer, sub)`, as the table keys it. */
   readonly subjects = new Map<string, number>();
   readonly seen = new Map<string, number>();
 
@@ -37,8 +39,8 @@ export class MemoryStore implements TokenStore {
     return this.tokens.get(jti);
   }
 
-  async subjectRevokedBefore(sub: string): Promise<number | undefined> {
-    return this.subjects.get(sub);
+  async subjectRevokedBefore(issuer: string, sub: string): Promise<number | undefined> {
+    return this.subjects.get(subjectKey(issuer, sub));
   }
 
   async revokeToken(jti: string, at: number): Promise<boolean> {
@@ -48,8 +50,9 @@ export class MemoryStore implements TokenStore {
     return true;
   }
 
-  async revokeSubject(sub: string, before: number): Promise<void> {
-    this.subjects.set(sub, Math.max(before, this.subjects.get(sub) ?? 0));
+  async revokeSubject(issuer: string, sub: string, before: number): Promise<void> {
+    const key = subjectKey(issuer, sub);
+    this.subjects.set(key, Math.max(before, this.subjects.get(key) ?? 0));
   }
 
   async markSubjectTokenUsed(issuer: string, jti: string, exp: number): Promise<boolean> {

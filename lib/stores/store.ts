@@ -30,8 +30,11 @@ export interface TokenStore extends TokenRecordReader {
   recordIssuedSpending(token: IssuedToken, spend: readonly OneTimeUse[]): Promise<OneTimeUse | undefined>;
   /** Marks one token revoked; returns false when no record exists for `jti`. */
   revokeToken(jti: string, at: number): Promise<boolean>;
-  /** Revokes every token of `sub` issued before `before` (epoch seconds). */
-  revokeSubject(sub: string, before: number): Promise<void>;
+  /**
+   * Revokes every token of `sub` from the issuer URL `issuer` issued before `before` (epoch
+   * seconds), and every token it acts in; never moves an earlier `revokedBefore` backwards.
+   */
+  revokeSubject(issuer: string, sub: string, before: number): Promise<void>;
   /**
    * Records the first use of a one-time subject token (`SEEN#<issuer>#<jti>`, expiring at `exp`);
    * returns false when it was already used.

@@ -4,6 +4,7 @@
 // does not: install `@aws-sdk/client-dynamodb` (an optional peer dependency) to use it.
 
 import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { readTokenState, type TokenRecordReader } from '../shared/token-record.ts';
 import {
   numberAttribute,
@@ -23,6 +24,8 @@ export interface DynamoRevocationOptions {
   readonly tableName: string;
   /** Deadline of one read, in milliseconds (default 2000). */
   readonly timeoutMs?: number;
+  /** Time source for the exact `exp` comparison (default `Date.now`). */
+  readonly clock?: Clock;
 }
 
 /** Strongly consistent reads of the STS table's `TOKEN#` and `SUBJECT#` items. */
@@ -43,17 +46,18 @@ export function dynamoTableReader(options: DynamoRevocationOptions): TokenRecord
       const item = await read(tokenKey(jti));
       return item ? tokenRecordFromItem(jti, item) : undefined;
     },
-    async subjectRevokedBefore(sub) {
-      const item = await read(subjectKey(sub));
+    async subjectRevokedBefore(issuer, sub) {
+      const item = await read(subjectKey(issuer, sub));
       return item ? numberAttribute(item, REVOKED_BEFORE) : undefined;
     },
   };
 }
 
 /**
- * A `RevocationLookup` reading the STS table directly: a token is accepted only while its
- * `TOKEN#` record exists and neither it nor its subject was revoked. A failed read throws, so the
- * verifier answers 503 (fail closed).
+ * A `RevocationLookup` reading the STS table directly, decided as the STS decides: a token is
+ * accepted only while its `TOKEN#` record exists, it is unexpired, and neither it, nor a token it
+ * was exchanged or delegated from, nor its subject or any of its actors was revoked. A failed
+ * read throws, so the verifier answers 503 (fail closed).
  *
  * @example
  * import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -68,5 +72,7 @@ export function dynamoTableReader(options: DynamoRevocationOptions): TokenRecord
  */
 export function dynamoRevocationLookup(options: DynamoRevocationOptions): RevocationLookup {
   const reader = dynamoTableReader(options);
-  return async (_token, claims) => (await readTokenState(reader, claims.jti, claims.sub)).state === 'active';
+  const clock = options.clock ?? Date.now;
+  return async (_token, claims) =>
+    (await readTokenState(reader, claims.jti, epochSeconds(clock))).state === 'active';
 }

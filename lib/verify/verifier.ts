@@ -14,7 +14,7 @@ import {
   type JWTVerifyOptions,
   jwtVerify,
 } from 'jose';
-import type { Clock } from '../shared/clock.ts';
+import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { insufficientScope, invalidToken, OAuthError, temporarilyUnavailable } from '../shared/errors.ts';
 import { joseReason } from '../shared/jose-errors.ts';
 import type { Reason, TokenCheck } from '../shared/reasons.ts';
@@ -397,7 +397,8 @@ function revocationCheck(
       ? (token) => context.introspect(token)
       : typeof via === 'function'
         ? via
-        : async (_token, claims) => (await readTokenState(via, claims.jti, claims.sub)).state === 'active';
+        : async (_token, claims) =>
+            (await readTokenState(via, claims.jti, epochSeconds(clock))).state === 'active';
 
   async function ask(token: string, claims: VerifiedAccessTokenClaims): Promise<boolean> {
     try {

@@ -3,6 +3,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../lib/config/config.ts';
 import { RESERVED_CLAIMS } from '../../lib/shared/claims.ts';
+import { subjectKey } from '../../lib/shared/token-table.ts';
 import { createLocalSigner, generateSigningKey } from '../../lib/signers/local.ts';
 import type { Signer } from '../../lib/signers/signer.ts';
 import { MemoryStore } from '../../lib/stores/memory.ts';
@@ -665,13 +666,13 @@ describe("this service's own tokens in the wrong place", () => {
 
   it('an at+jwt minted here whose subject was revoked afterwards: 400 invalid_request', async () => {
     const token = await ownToken();
-    await store.revokeSubject('user:alice', Math.floor(clock() / 1000) + 1);
+    await store.revokeSubject(ext.issuer, 'user:alice', Math.floor(clock() / 1000) + 1);
     try {
       expectRefused(
         await harness.exchange({ subject_token: token, subject_token_type: ACCESS_TOKEN, audience: REPORTS }),
       );
     } finally {
-      store.subjects.delete('user:alice');
+      store.subjects.delete(subjectKey(ext.issuer, 'user:alice'));
     }
   });
 });

@@ -52,7 +52,10 @@ export async function issueSelfToken(
       iat: claims.iat,
       exp: claims.iat + claims.lifetime,
       subjectIssuer: 'test',
+      originIssuer: 'https://issuer.test',
       policy: 'test',
+      ancestors: [],
+      actors: [],
     });
   }
   return minted;

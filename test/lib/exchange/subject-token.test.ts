@@ -349,7 +349,7 @@ describe('createTokenVerifier: tokens of this service (self)', () => {
   it('refuses a token revoked by subject, and not one issued after', async () => {
     const sub = 'repo:acme/revoked:ref:refs/heads/main';
     const before = await issueSelfToken(deps(), { sub });
-    await store.revokeSubject(sub, now + 1);
+    await store.revokeSubject('https://issuer.test', sub, now + 1);
     expect(await refusal(before.token)).toBe('subject_token.revoked');
     const after = await issueSelfToken(deps(), { sub, iat: now + 1 });
     await expect(verify(after.token, TOKEN_TYPE.jwt, 'subject')).resolves.toBeDefined();

@@ -38,6 +38,7 @@ describe.each(STORE_KINDS)('introspection on $name', (kind) => {
     clock = frozenClock();
     introspect = createIntrospection({
       store,
+      clock,
       logger: createLogger('debug', (line) => lines.push(line)),
       verifyOwnToken: createOwnTokenVerifier({ config, signer, clock }),
     });
@@ -100,7 +101,7 @@ describe.each(STORE_KINDS)('introspection on $name', (kind) => {
   it('answers exactly {"active":false} for a token revoked by subject, and active for a later one', async () => {
     const sub = `subject-${kind.name}`;
     const { token } = await issue({ sub });
-    await store.revokeSubject(sub, clock.seconds() + 1);
+    await store.revokeSubject('https://issuer.test', sub, clock.seconds() + 1);
     expect(await introspect(token)).toEqual(INACTIVE);
     clock.advance(2);
     const later = await issue({ sub });
@@ -201,6 +202,7 @@ describe('introspection with other signing algorithms', () => {
     const store = new MemoryStore();
     const introspect = createIntrospection({
       store,
+      clock,
       logger: silentLogger,
       verifyOwnToken: createOwnTokenVerifier({ config, signer, clock }),
     });
@@ -221,6 +223,7 @@ describe('introspection when a dependency is unavailable', () => {
     };
     const introspect = createIntrospection({
       store,
+      clock,
       logger: silentLogger,
       verifyOwnToken: createOwnTokenVerifier({ config, signer, clock }),
     });

@@ -14,10 +14,13 @@ import type { Signer } from '../../../lib/signers/signer.ts';
 import { MemoryStore } from '../../../lib/stores/memory.ts';
 import type { TokenStore } from '../../../lib/stores/store.ts';
 import { type FrozenClock, frozenClock } from '../../support/clock.ts';
-import { buildConfig } from '../../support/config.ts';
+import { buildConfig, trustedIssuerEntry } from '../../support/config.ts';
 import { testSigner } from '../../support/keys.ts';
 import { issueSelfToken } from '../../support/self-token.ts';
 import { type OpenedStore, STORE_KINDS } from '../../support/token-stores.ts';
+
+/** The origin issuer of the tokens issueSelfToken records. */
+const ORIGIN = 'https://issuer.test';
 
 const form = (entries: Array<[string, string]>) => {
   const map = new Map<string, string[]>();
@@ -65,6 +68,24 @@ describe('revocation requests', () => {
     expect(parseAdminRevocationRequest(form([['jti', 'j1']]))).toEqual({ jti: 'j1' });
     expect(parseAdminRevocationRequest(form([['sub', 'alice']]))).toEqual({ sub: 'alice' });
     expect(
+      parseAdminRevocationRequest(
+        form([
+          ['iss', 'github'],
+          ['sub', 'alice'],
+        ]),
+      ),
+    ).toEqual({ iss: 'github', sub: 'alice' });
+    expect(
+      codeOf(() =>
+        parseAdminRevocationRequest(
+          form([
+            ['iss', 'github'],
+            ['jti', 'j1'],
+          ]),
+        ),
+      ),
+    ).toBe('invalid_request');
+    expect(
       codeOf(() =>
         parseAdminRevocationRequest(
           form([
@@ -101,10 +122,11 @@ describe.each(STORE_KINDS)('revocation on $name', (kind) => {
   beforeAll(async () => {
     opened = await kind.open();
     store = opened.store;
-    config = buildConfig();
+    config = buildConfig({ trustedIssuers: [trustedIssuerEntry('test', ORIGIN)] });
     [signer, foreignSigner] = await Promise.all([testSigner('ES256'), testSigner('ES256')]);
     clock = frozenClock();
     revocation = createRevocation({
+      config,
       store,
       clock,
       logger: createLogger('debug', (line) => lines.push(line)),
@@ -117,11 +139,11 @@ describe.each(STORE_KINDS)('revocation on $name', (kind) => {
     issueSelfToken({ config, signer, store, clock }, { iat: clock.seconds(), ...overrides });
 
   it('revokes the token its holder presents', async () => {
-    const { token, jti, claims } = await issue();
-    expect(await tokenState(store, jti, claims.sub!)).toBe('active');
+    const { token, jti } = await issue();
+    expect(await tokenState(store, jti, clock.seconds())).toBe('active');
     await revocation.revokeToken(token);
     expect((await store.getToken(jti))?.revokedAt).toBe(clock.seconds());
-    expect(await tokenState(store, jti, claims.sub!)).toBe('revoked');
+    expect(await tokenState(store, jti, clock.seconds())).toBe('revoked');
     // Revoking again changes nothing and still succeeds (RFC 7009: idempotent).
     clock.advance(5);
     await revocation.revokeToken(token);
@@ -129,10 +151,11 @@ describe.each(STORE_KINDS)('revocation on $name', (kind) => {
   });
 
   it('revokes an expired token that is validly signed', async () => {
-    const { token, jti, claims } = await issue({ lifetime: 60 });
+    const { token, jti } = await issue({ lifetime: 60 });
     clock.advance(3600);
     await revocation.revokeToken(token);
-    expect(await tokenState(store, jti, claims.sub!)).toBe('revoked');
+    expect((await store.getToken(jti))?.revokedAt).toBe(clock.seconds());
+    expect(await tokenState(store, jti, clock.seconds())).toBe('expired');
   });
 
   it('ignores tokens that are not ours, malformed or forged, without revoking anything', async () => {
@@ -158,7 +181,7 @@ describe.each(STORE_KINDS)('revocation on $name', (kind) => {
     for (const token of tokens) {
       await expect(revocation.revokeToken(token)).resolves.toBeUndefined();
     }
-    expect(await tokenState(store, victim.jti, victim.claims.sub!)).toBe('active');
+    expect(await tokenState(store, victim.jti, clock.seconds())).toBe('active');
   });
 
   it('ignores a validly signed token whose jti was never recorded', async () => {
@@ -168,12 +191,12 @@ describe.each(STORE_KINDS)('revocation on $name', (kind) => {
   });
 
   it('revokes by jti for an admin, and reports an unknown jti', async () => {
-    const { jti, claims } = await issue();
+    const { jti } = await issue();
     expect(await revocation.revokeJti(jti, { admin: 'arn:aws:iam::1:role/admin' })).toEqual({
       jti,
       revoked: true,
     });
-    expect(await tokenState(store, jti, claims.sub!)).toBe('revoked');
+    expect(await tokenState(store, jti, clock.seconds())).toBe('revoked');
     expect(await revocation.revokeJti('no-such-jti', { admin: 'x' })).toEqual({
       jti: 'no-such-jti',
       revoked: false,
@@ -186,24 +209,47 @@ describe.each(STORE_KINDS)('revocation on $name', (kind) => {
     const older = await issue({ sub, iat: clock.seconds() - 120 });
     const sameSecond = await issue({ sub });
     const other = await issue({ sub: `${sub}-other` });
-    const result = await revocation.revokeSubject(sub, { admin: 'local-admin' });
-    expect(result).toEqual({ sub, revoked_before: clock.seconds() + 1 });
-    expect(await tokenState(store, older.jti, sub)).toBe('revoked');
-    expect(await tokenState(store, sameSecond.jti, sub)).toBe('revoked');
-    expect(await tokenState(store, other.jti, `${sub}-other`)).toBe('active');
+    const result = await revocation.revokeSubject({ sub }, { admin: 'local-admin' });
+    expect(result).toEqual({ iss: ORIGIN, sub, revoked_before: clock.seconds() + 1 });
+    expect(await tokenState(store, older.jti, clock.seconds())).toBe('revoked');
+    expect(await tokenState(store, sameSecond.jti, clock.seconds())).toBe('revoked');
+    expect(await tokenState(store, other.jti, clock.seconds())).toBe('active');
     clock.advance(2);
     const later = await issue({ sub });
-    expect(await tokenState(store, later.jti, sub)).toBe('active');
+    expect(await tokenState(store, later.jti, clock.seconds())).toBe('active');
+  });
+
+  it('names the subject by issuer (name or URL); a bare sub is refused when several issuers are trusted', async () => {
+    const two = createRevocation({
+      config: buildConfig({
+        trustedIssuers: [trustedIssuerEntry('test', ORIGIN), trustedIssuerEntry('okta', 'https://okta.test')],
+      }),
+      store,
+      clock,
+      logger: createLogger('silent'),
+      verifyOwnToken: createOwnTokenVerifier({ config, signer, clock }),
+    });
+    const sub = `alice-${kind.name}`;
+    const mine = await issue({ sub });
+    const byUrl = await two.revokeSubject({ iss: 'https://okta.test', sub }, { admin: 'a' });
+    expect(byUrl.iss).toBe('https://okta.test');
+    expect(await tokenState(store, mine.jti, clock.seconds())).toBe('active'); // okta's alice is not ours
+    expect(await two.revokeSubject({ iss: 'test', sub }, { admin: 'a' })).toMatchObject({ iss: ORIGIN, sub });
+    expect(await tokenState(store, mine.jti, clock.seconds())).toBe('revoked');
+    for (const name of [{ sub }, { iss: 'gitlab', sub }, { iss: 'self', sub }]) {
+      const error = await two.revokeSubject(name, { admin: 'a' }).catch((thrown: unknown) => thrown);
+      expect((error as OAuthError).code).toBe('invalid_request');
+    }
   });
 
   it('never moves a subject revocation backwards', async () => {
     const sub = `repo:acme/backwards-${kind.name}`;
     clock.advance(100);
-    await revocation.revokeSubject(sub, { admin: 'a' });
-    const revokedBefore = await store.subjectRevokedBefore(sub);
+    await revocation.revokeSubject({ sub }, { admin: 'a' });
+    const revokedBefore = await store.subjectRevokedBefore(ORIGIN, sub);
     clock.advance(-50);
-    await revocation.revokeSubject(sub, { admin: 'a' });
-    expect(await store.subjectRevokedBefore(sub)).toBe(revokedBefore);
+    await revocation.revokeSubject({ sub }, { admin: 'a' });
+    expect(await store.subjectRevokedBefore(ORIGIN, sub)).toBe(revokedBefore);
     clock.advance(50);
   });
 
@@ -233,6 +279,7 @@ describe('revocation when the store is unavailable', () => {
       throw temporarilyUnavailable('dynamodb.revoke_token.unavailable');
     };
     const revocation = createRevocation({
+      config,
       store,
       clock,
       logger: createLogger('silent'),

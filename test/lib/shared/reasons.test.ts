@@ -134,8 +134,8 @@ describe('every reason emitted at run time is registered', () => {
     }
 
     const verifyOwnToken = createOwnTokenVerifier({ config, signer, clock });
-    const introspect = createIntrospection({ store, logger, verifyOwnToken });
-    const revocation = createRevocation({ store, clock, logger, verifyOwnToken });
+    const introspect = createIntrospection({ store, clock, logger, verifyOwnToken });
+    const revocation = createRevocation({ config, store, clock, logger, verifyOwnToken });
     await introspect('a.b.c');
     await introspect(spent);
     await revocation.revokeToken('garbage');

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { DeleteTableCommand, type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAuthError } from '../../../lib/shared/errors.ts';
+import { subjectKey } from '../../../lib/shared/token-table.ts';
 import { DynamoStore } from '../../../lib/stores/dynamodb.ts';
 import { ensureTable } from '../../../lib/stores/dynamodb-table.ts';
 import { MemoryStore } from '../../../lib/stores/memory.ts';
@@ -11,6 +12,7 @@ import { localDynamoClient } from '../../../local/embedded-dynamodb.ts';
 import { BACKENDS, type DynamoBackend } from '../../support/dynamo-backends.ts';
 import { freePort } from '../../support/ports.ts';
 
+const GITHUB = 'https://token.actions.githubusercontent.com';
 const token = (jti: string, overrides: Partial<IssuedToken> = {}): IssuedToken => ({
   jti,
   sub: 'repo:acme/app:environment:prod',
@@ -20,7 +22,13 @@ const token = (jti: string, overrides: Partial<IssuedToken> = {}): IssuedToken =
   iat: 1_800_000_000,
   exp: 1_800_000_300,
   subjectIssuer: 'github',
+  originIssuer: GITHUB,
   policy: 'deploy-prod',
+  parent: undefined,
+  root: undefined,
+  rootPolicy: undefined,
+  ancestors: [],
+  actors: [],
   ...overrides,
 });
 
@@ -65,12 +73,40 @@ function storeContract(name: string, open: () => { store: TokenStore }) {
 
     it('revokes a subject and never moves revokedBefore backwards', async () => {
       const { store } = open();
-      expect(await store.subjectRevokedBefore('alice')).toBeUndefined();
-      await store.revokeSubject('alice', 1_800_000_500);
-      await store.revokeSubject('alice', 1_800_000_100);
-      expect(await store.subjectRevokedBefore('alice')).toBe(1_800_000_500);
-      await store.revokeSubject('alice', 1_800_000_900);
-      expect(await store.subjectRevokedBefore('alice')).toBe(1_800_000_900);
+      expect(await store.subjectRevokedBefore(GITHUB, 'alice')).toBeUndefined();
+      await store.revokeSubject(GITHUB, 'alice', 1_800_000_500);
+      await store.revokeSubject(GITHUB, 'alice', 1_800_000_100);
+      expect(await store.subjectRevokedBefore(GITHUB, 'alice')).toBe(1_800_000_500);
+      await store.revokeSubject(GITHUB, 'alice', 1_800_000_900);
+      expect(await store.subjectRevokedBefore(GITHUB, 'alice')).toBe(1_800_000_900);
+    });
+
+    it("keeps one issuer's subject apart from another's of the same name", async () => {
+      const { store } = open();
+      await store.revokeSubject(GITHUB, 'carol', 1_800_000_500);
+      expect(await store.subjectRevokedBefore('https://okta.example.com', 'carol')).toBeUndefined();
+    });
+
+    it('revokes a subject longer than a DynamoDB key may be (2048 bytes), and reads it back', async () => {
+      const { store } = open();
+      const long = `repo:acme/${'x'.repeat(4000)}`;
+      await store.recordIssued(token('long-sub', { sub: long }));
+      expect((await store.getToken('long-sub'))?.sub).toBe(long);
+      await store.revokeSubject(GITHUB, long, 1_800_000_500);
+      expect(await store.subjectRevokedBefore(GITHUB, long)).toBe(1_800_000_500);
+    });
+
+    it('reads back the lineage of a chained, delegated token', async () => {
+      const { store } = open();
+      const lineage = {
+        parent: 'p1',
+        root: 'r1',
+        rootPolicy: 'deploy-prod',
+        ancestors: ['r1', 'p1', 'actor-1'],
+        actors: [{ issuer: 'https://okta.example.com', sub: 'svc-a' }],
+      };
+      await store.recordIssued(token('chained-1', lineage));
+      expect(await store.getToken('chained-1')).toMatchObject(lineage);
     });
 
     it('records a one-time subject token once, even under concurrency', async () => {
@@ -149,7 +185,16 @@ for (const backend of BACKENDS) {
     it('writes the item layout of DESIGN.md', async () => {
       await store.recordIssued(token('layout'));
       await store.markSubjectTokenUsed('https://issuer.test', 'seen-1', 1_800_000_300);
-      await store.revokeSubject('bob', 1_800_000_000);
+      await store.revokeSubject(GITHUB, 'bob', 1_800_000_000);
+      await store.recordIssued(
+        token('layout-chained', {
+          parent: 'layout',
+          root: 'layout',
+          rootPolicy: 'deploy-prod',
+          ancestors: ['layout'],
+          actors: [{ issuer: GITHUB, sub: 'svc' }],
+        }),
+      );
       const get = async (pk: string) =>
         (
           await client.send(
@@ -165,15 +210,27 @@ for (const backend of BACKENDS) {
         iat: { N: '1800000000' },
         exp: { N: '1800000300' },
         subject_issuer: { S: 'github' },
+        subject_iss: { S: GITHUB },
         policy: { S: 'deploy-prod' },
         ttl: { N: '1800000300' },
+      });
+      expect(await get('TOKEN#layout-chained')).toMatchObject({
+        parent: { S: 'layout' },
+        root: { S: 'layout' },
+        root_policy: { S: 'deploy-prod' },
+        ancestors: { L: [{ S: 'layout' }] },
+        actors: { L: [{ M: { iss: { S: GITHUB }, sub: { S: 'svc' } } }] },
       });
       expect(await get('SEEN#https://issuer.test#seen-1')).toEqual({
         pk: { S: 'SEEN#https://issuer.test#seen-1' },
         ttl: { N: '1800000300' },
       });
-      expect(await get('SUBJECT#bob')).toEqual({
-        pk: { S: 'SUBJECT#bob' },
+      const bob = subjectKey(GITHUB, 'bob');
+      expect(bob).toMatch(/^SUBJECT#[\w-]{43}$/);
+      expect(await get(bob)).toEqual({
+        pk: { S: bob },
+        issuer: { S: GITHUB },
+        sub: { S: 'bob' },
         revokedBefore: { N: '1800000000' },
       });
     });

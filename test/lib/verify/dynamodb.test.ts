@@ -51,7 +51,7 @@ const verifierReading = (via: ReturnType<typeof dynamoRevocationLookup>) =>
     revocation: { via, maxStaleMs: 0 },
   });
 
-const tableVerifier = () => verifierReading(dynamoRevocationLookup(opened.dynamo!));
+const tableVerifier = () => verifierReading(dynamoRevocationLookup({ ...opened.dynamo!, clock }));
 
 const issue = (options: { sub?: string; record?: boolean } = {}) =>
   issueSelfToken({ config, signer, store, clock }, { aud: API_AUDIENCE, iat: clock.seconds(), ...options });
@@ -79,7 +79,7 @@ describe('dynamoRevocationLookup', () => {
     const verifier = tableVerifier();
     const sub = 'repo:acme/app:environment:prod';
     const earlier = await issue({ sub });
-    await store.revokeSubject(sub, clock.seconds() + 1);
+    await store.revokeSubject('https://issuer.test', sub, clock.seconds() + 1);
     expect((await failure(verifier.verify(earlier.token))).reason).toBe('revoked');
     clock.advance(2);
     const later = await issue({ sub });

@@ -322,7 +322,7 @@ describe.each(STORE_KINDS.filter((kind) => kind.name !== 'DynamoDB Local'))(
         { config, signer, store: table, clock },
         { aud: API_AUDIENCE, sub, iat: clock.seconds() },
       );
-      await table.revokeSubject(sub, clock.seconds() + 1);
+      await table.revokeSubject('https://issuer.test', sub, clock.seconds() + 1);
       const verifier = verifierWith({ revocation: { via: table, maxStaleMs: 0 } });
       expect((await failure(verifier.verify(minted.token))).reason).toBe('revoked');
       const unrecorded = await issueSelfToken(
