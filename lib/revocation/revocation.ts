@@ -71,7 +71,7 @@ const who = (by: Revoker): string => (by === 'holder' ? 'holder' : by.admin);
 function resolveIssuer(issuers: readonly TrustedIssuerConfig[], iss: string | undefined): string {
   if (iss === undefined) {
     if (issuers.length === 1) return issuers[0]!.issuer;
-    throw invalidRequest('parameter iss is required: more than one issuer is trusted', {
+    throw invalidRequest('parameter iss is required when more than one issuer is trusted', {
       reason: 'request.ambiguous_subject',
     });
   }
