@@ -169,7 +169,7 @@ describe('table statements on the template (item 3)', () => {
         ['dynamodb:UpdateItem'],
         {
           'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['SUBJECT#*'] },
-          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'revokedBefore'] },
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'revokedBefore', 'issuer', 'sub'] },
         },
       ],
     ]);
