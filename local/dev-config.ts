@@ -20,7 +20,16 @@ export function devConfig(base: string): Config {
       ],
       policies: [
         { name: 'dev', issuer: 'dev', subject: '**', audiences, scopes, actors, copyClaims: ['email'] },
-        { name: 'dev-chained', issuer: 'self', origin: 'dev', subject: '**', audiences, scopes, actors },
+        {
+          name: 'dev-chained',
+          issuer: 'self',
+          origin: 'dev',
+          rootPolicy: 'dev',
+          subject: '**',
+          audiences,
+          scopes,
+          actors,
+        },
       ],
     },
     'the built-in development config',
