@@ -3,9 +3,13 @@
 // runtime) and `handler` (Lambda's entry point, on the container runtime of its route's layer).
 
 import middy from '@middy/core';
+import { withDeadline } from '../lib/shared/deadline.ts';
 import { createLogger, type Logger } from '../lib/shared/log.ts';
 import { type Event, oauthErrors, type Result } from './http.ts';
 import type { BaseRuntime, RuntimeProvider } from './runtime.ts';
+
+/** Time kept back from the invocation's remaining time to write the error response and its log line. */
+export const RESPONSE_RESERVE_MS = 500;
 
 /** Logs failures that happen before a runtime exists (a bad config, KMS down at cold start). */
 let startupLogger: Logger | undefined;
@@ -30,9 +34,17 @@ export function defineHandler<R extends BaseRuntime>(
     let current: R | undefined;
     return middy<Event, Result>()
       .use(oauthErrors(() => current?.logger ?? fallbackLogger()))
-      .handler(async (event) => {
-        current = await provider();
-        return body(event, current);
+      .handler(async (event, context) => {
+        const run = async () => {
+          current = await provider();
+          return body(event, current);
+        };
+        // Every call of this request (the runtime's cold start included) ends before Lambda's
+        // timeout would, leaving RESPONSE_RESERVE_MS to answer (lib/shared/deadline.ts).
+        const remaining = context?.getRemainingTimeInMillis?.();
+        return remaining === undefined
+          ? run()
+          : withDeadline(Date.now() + remaining - RESPONSE_RESERVE_MS, run);
       });
   };
 }

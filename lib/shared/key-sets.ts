@@ -11,6 +11,7 @@ import {
   errors as joseErrors,
 } from 'jose';
 import type { Clock } from './clock.ts';
+import { callTimeout } from './deadline.ts';
 import { invalidRequest, OAuthError, temporarilyUnavailable } from './errors.ts';
 import { isAllowedUrl } from './urls.ts';
 
@@ -60,7 +61,7 @@ async function fetchJson(fetchFn: typeof fetch, url: string, timeoutMs: number):
     response = await fetchFn(url, {
       headers: { accept: 'application/json' },
       redirect: 'error',
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: AbortSignal.timeout(callTimeout(timeoutMs)),
     });
   } catch (error) {
     throw new FetchFailed(`GET ${url}: ${(error as Error).name}`, { cause: error });

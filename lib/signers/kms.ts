@@ -19,6 +19,7 @@ import {
 import type { JWK } from 'jose';
 import { ConfigError } from '../config/config-error.ts';
 import type { SigningAlgorithm } from '../shared/claims.ts';
+import { callTimeout } from '../shared/deadline.ts';
 import { serverError } from '../shared/errors.ts';
 import { toLowS } from '../shared/low-s.ts';
 import { DerSignatureError, derToJose } from './ecdsa-der.ts';
@@ -72,7 +73,7 @@ export async function createKmsSigner(options: KmsSignerOptions): Promise<Signer
   const entries = options.keyIds.map(parseKeyEntry);
 
   async function send<T>(operation: string, command: GetPublicKeyCommand | SignCommand): Promise<T> {
-    const signal = AbortSignal.timeout(timeoutMs);
+    const signal = AbortSignal.timeout(callTimeout(timeoutMs));
     let onAbort = (): void => {};
     // The race keeps the deadline even where the SDK does not watch the signal (retry back-off).
     const deadline = new Promise<never>((_, reject) => {

@@ -20,6 +20,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { awsError } from '../shared/aws-error.ts';
+import { callTimeout } from '../shared/deadline.ts';
 import { type OAuthError, serverError, temporarilyUnavailable } from '../shared/errors.ts';
 import {
   numberAttribute,
@@ -83,7 +84,7 @@ export class DynamoStore implements TokenStore {
   ): Promise<T> {
     try {
       const send = this.#client.send.bind(this.#client) as (c: unknown, o: unknown) => Promise<unknown>;
-      return (await send(command, { abortSignal: AbortSignal.timeout(this.#timeoutMs) })) as T;
+      return (await send(command, { abortSignal: AbortSignal.timeout(callTimeout(this.#timeoutMs)) })) as T;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) throw error;
       if (error instanceof TransactionCanceledException || isUnknownOperation(error)) throw error;
