@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ContextError, servicePropsFromContext } from '../../cdk/context.ts';
 import { chooseConfigPath, EXAMPLE_CONFIG, OBJECT_SOURCE } from '../../cdk/service-config.ts';
 import { ConfigError, loadConfigFile, parseConfig } from '../../lib/config/config.ts';
-import { exampleConfig, synthStack, tempConfigFile, testApp } from './synth.ts';
+import { exampleConfig, synthStack, tempConfigFile, testApp, testOutdir } from './synth.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -98,7 +97,7 @@ describe('config at synth', () => {
     const run = promisify(execFile);
     const failure = await run(process.execPath, ['--import', 'tsx', 'cdk/app.ts'], {
       cwd: ROOT,
-      env: { ...process.env, STS_CONFIG: path, CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'sts-cdk-out-')) },
+      env: { ...process.env, STS_CONFIG: path, CDK_OUTDIR: testOutdir() },
     }).catch((error: { code: number; stderr: string }) => error);
     expect(failure).toMatchObject({ code: 2 });
     expect((failure as { stderr: string }).stderr).toBe(`${expected}\n`);

@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ASSET_RESOURCE_METADATA_ENABLED_CONTEXT } from 'aws-cdk-lib/cx-api';
+import { afterAll } from 'vitest';
 import { EXAMPLE_CONFIG } from '../../cdk/service-config.ts';
 import type { TokenServiceProps } from '../../cdk/sts-construct.ts';
 import { StsStack } from '../../cdk/sts-stack.ts';
@@ -27,9 +28,23 @@ export interface SynthOptions {
   readonly context?: Record<string, unknown>;
 }
 
+/** Each app's output directory, removed after the test file: none is left in the temp directory. */
+const outdirs: string[] = [];
+afterAll(() => {
+  for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh output directory for one app, removed after the test file. */
+export function testOutdir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sts-test-cdk.out-'));
+  outdirs.push(dir);
+  return dir;
+}
+
 /** An App as cdk.json configures it. */
 export function testApp(options: SynthOptions = {}): App {
   return new App({
+    outdir: testOutdir(),
     builtinCloudFormationValidation: options.validate ?? false,
     context: {
       ...cdkJsonFlags(),

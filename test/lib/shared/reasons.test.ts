@@ -16,6 +16,7 @@ import { OAuthError } from '../../../lib/shared/errors.ts';
 import { createLogger } from '../../../lib/shared/log.ts';
 import { isReason, REASONS, reasonPrefix, TOKEN_CHECKS } from '../../../lib/shared/reasons.ts';
 import { MemoryStore } from '../../../lib/stores/memory.ts';
+import { testOutdir } from '../../cdk/synth.ts';
 import { frozenClock } from '../../support/clock.ts';
 import { API_AUDIENCE, buildConfig, STS_ISSUER, trustedIssuerEntry } from '../../support/config.ts';
 import { createFakeFetch, unreachable } from '../../support/fetch.ts';
@@ -163,7 +164,7 @@ describe('the registry is the list the metrics and docs use', () => {
     const { TokenServiceMonitoring } = await import('../../../cdk/monitoring.ts');
     const { HttpApi } = await import('aws-cdk-lib/aws-apigatewayv2');
     const logs = await import('aws-cdk-lib/aws-logs');
-    const stack = new Stack(new App(), 'Reasons');
+    const stack = new Stack(new App({ outdir: testOutdir() }), 'Reasons');
     const logGroup = new logs.LogGroup(stack, 'Logs');
     const lambda = await import('aws-cdk-lib/aws-lambda');
     const fn = new lambda.Function(stack, 'Fn', {
