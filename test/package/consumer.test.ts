@@ -57,8 +57,11 @@ async function registryProblem(): Promise<string | undefined> {
     await run('npm', ['ping'], { cwd: tmpdir(), env: npmEnv, timeout: 30_000 });
     return undefined;
   } catch (error) {
-    const { stderr, message } = error as { stderr?: string; message: string };
-    return `npm registry unreachable (npm ping: ${(stderr || message).trim().split('\n').pop()})`;
+    const { stderr, message, killed } = error as { stderr?: string; message: string; killed?: boolean };
+    if (killed) return 'npm registry unreachable (npm ping: no answer within 30 s)';
+    const lines = (stderr || message).trim().split('\n');
+    const reason = lines.filter((line) => !line.startsWith('npm notice')).pop() ?? lines.pop();
+    return `npm registry unreachable (npm ping: ${reason})`;
   }
 }
 
