@@ -2,6 +2,7 @@
 // itself is loaded by `config.ts` from the path in `STS_CONFIG`.
 
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../shared/claims.ts';
+import { DURATION_HINT, parseDuration } from '../shared/duration.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
 import { ConfigError } from './config-error.ts';
 
@@ -13,9 +14,15 @@ export interface Settings {
    * API's URL when no custom domain fixes the issuer before deployment).
    */
   readonly issuer: string | undefined;
-  readonly signer: 'local' | 'kms';
-  /** KMS key ids, aliases or ARNs; the first signs, the others are only published. */
+  /** `local` (a key file), `kms` (KMS Sign per token) or `data-key` (docs/data-key-signing.md). */
+  readonly signer: 'local' | 'kms' | 'data-key';
+  /**
+   * KMS key ids, aliases or ARNs; in `kms` mode the first signs and the others are only
+   * published; in `data-key` mode all are only published (tokens they signed stay verifiable).
+   */
   readonly kmsKeyIds: readonly string[];
+  /** Data-key mode: the wrapping KMS key (rotation only) and the rotation timing, seconds. */
+  readonly dataKey: DataKeySettings;
   /** Algorithm of the local signing key when one is created. */
   readonly localKeyAlgorithm: SigningAlgorithm;
   readonly tableName: string;
@@ -27,7 +34,25 @@ export interface Settings {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
+export interface DataKeySettings {
+  /** `STS_DATA_KEY_KMS_KEY_ID`: the symmetric KMS key the private keys are encrypted under. */
+  readonly wrappingKeyId: string | undefined;
+  /** `STS_DATA_KEY_ROTATION_PERIOD` (default 1d): how long a key signs. */
+  readonly rotationPeriod: number;
+  /** `STS_DATA_KEY_PUBLISH_LEAD` (default 10m): how long a next key is published before it signs. */
+  readonly publishLead: number;
+}
+
 type Env = Readonly<Record<string, string | undefined>>;
+
+function duration(env: Env, name: string, fallback: string): number {
+  const text = env[name] || fallback;
+  const seconds = parseDuration(text);
+  if (seconds === undefined) {
+    throw new ConfigError('environment', [`${name}: expected ${DURATION_HINT}, got "${text}"`]);
+  }
+  return seconds;
+}
 
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const value = env[name];
@@ -42,7 +67,7 @@ export function loadSettings(env: Env = process.env): Settings {
   if (!/^[0-9]{1,5}$/.test(portText) || port > 65_535) {
     throw new ConfigError('environment', [`PORT: expected a port number, got "${env.PORT}"`]);
   }
-  const signer = oneOf(env, 'STS_SIGNER', ['local', 'kms'] as const, 'local');
+  const signer = oneOf(env, 'STS_SIGNER', ['local', 'kms', 'data-key'] as const, 'local');
   const kmsKeyIds = (env.STS_KMS_KEY_IDS ?? '')
     .split(',')
     .map((id) => id.trim())
@@ -63,6 +88,11 @@ export function loadSettings(env: Env = process.env): Settings {
     issuer,
     signer,
     kmsKeyIds,
+    dataKey: Object.freeze({
+      wrappingKeyId: env.STS_DATA_KEY_KMS_KEY_ID || undefined,
+      rotationPeriod: duration(env, 'STS_DATA_KEY_ROTATION_PERIOD', '1d'),
+      publishLead: duration(env, 'STS_DATA_KEY_PUBLISH_LEAD', '10m'),
+    }),
     localKeyAlgorithm: oneOf(env, 'STS_LOCAL_KEY_ALG', SIGNING_ALGORITHMS, 'ES256'),
     tableName: env.STS_TABLE_NAME || 'sts-tokens',
     dataDir: env.STS_DATA_DIR || '.local',

@@ -105,6 +105,16 @@ export const REASONS = {
   'dynamodb.<operation>.unavailable': 'DynamoDB throttled, timed out or failed (503)',
   'dynamodb.<operation>.failed': 'DynamoDB refused the call for another reason (500)',
   'dynamodb.put_token.jti_exists': 'a TOKEN# item with this jti already exists (500)',
+  'data_key.none_active': 'data-key mode: no data key is active yet (first rotation pending) (503)',
+  'data_key.generate.bad_answer':
+    'data-key rotation: GenerateDataKeyPairWithoutPlaintext answered no P-256 key pair (500)',
+  'data_key.rotate.conflict': 'data-key rotation: the key ring kept changing under concurrent writers (500)',
+  'data_key.decrypt.empty': 'data-key mode: Decrypt answered no plaintext (500)',
+  'data_key.decrypt.not_a_key': 'data-key mode: the decrypted private key is not PKCS#8 (500)',
+  'data_key.decrypt.mismatch':
+    "data-key mode: a KEY# item holds a private key that is not its public key's (500)",
+  'data_key.sign.unknown_kid':
+    'data-key mode: asked to sign for a kid that is neither active nor previous (500)',
   'memory.put_token.jti_exists': 'the in-memory store already holds this jti (500)',
   'signer.empty_signature': 'the signer returned no bytes (500)',
   unexpected: 'an error that is not an OAuthError (500)',
