@@ -20,6 +20,7 @@ describe('loadSettings', () => {
       issuer: undefined,
       signer: 'local',
       kmsKeyIds: [],
+      dataKey: { wrappingKeyId: undefined, rotationPeriod: 86_400, publishLead: 600 },
       localKeyAlgorithm: 'ES256',
       tableName: 'sts-tokens',
       dataDir: '.local',
@@ -50,6 +51,9 @@ describe('loadSettings', () => {
       STS_ISSUER: 'https://abc123.execute-api.eu-west-1.amazonaws.com',
       STS_SIGNER: 'kms',
       STS_KMS_KEY_IDS: ' alias/sts-a , arn:aws:kms:eu-west-1:1:key/b ,',
+      STS_DATA_KEY_KMS_KEY_ID: 'alias/sts-wrapping',
+      STS_DATA_KEY_ROTATION_PERIOD: '12h',
+      STS_DATA_KEY_PUBLISH_LEAD: '15m',
       STS_LOCAL_KEY_ALG: 'PS256',
       STS_TABLE_NAME: 'tokens',
       STS_DATA_DIR: '/tmp/sts',
@@ -64,6 +68,7 @@ describe('loadSettings', () => {
       issuer: 'https://abc123.execute-api.eu-west-1.amazonaws.com',
       signer: 'kms',
       kmsKeyIds: ['alias/sts-a', 'arn:aws:kms:eu-west-1:1:key/b'],
+      dataKey: { wrappingKeyId: 'alias/sts-wrapping', rotationPeriod: 43_200, publishLead: 900 },
       localKeyAlgorithm: 'PS256',
       tableName: 'tokens',
       dataDir: '/tmp/sts',
@@ -74,6 +79,13 @@ describe('loadSettings', () => {
       logLevel: 'silent',
     });
     expect(Object.isFrozen(settings)).toBe(true);
+  });
+
+  it('accepts STS_SIGNER=data-key and refuses a data-key duration that is not one', () => {
+    expect(loadSettings({ STS_SIGNER: 'data-key' }).signer).toBe('data-key');
+    expect(refusal({ STS_DATA_KEY_PUBLISH_LEAD: '10 minutes' }).problems[0]).toMatch(
+      /^STS_DATA_KEY_PUBLISH_LEAD:/,
+    );
   });
 
   it('falls back to AWS_ENDPOINT_URL for DynamoDB', () => {
