@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Context } from 'aws-lambda';
 import type { Event, Result } from '../lambdas/http.ts';
 import { findRoute, ROUTES, type Route } from '../lambdas/routes.ts';
@@ -14,12 +15,13 @@ import { createRuntime, type Runtime } from '../lambdas/runtime.ts';
 import { type Config, ConfigError, loadConfigFile } from '../lib/config/config.ts';
 import { loadSettings, type Settings } from '../lib/config/settings.ts';
 import type { Clock } from '../lib/shared/clock.ts';
+import { systemClock } from '../lib/shared/clock.ts';
 import type { Logger } from '../lib/shared/log.ts';
-import { createSigner } from '../lib/signers/create.ts';
 import type { Signer } from '../lib/signers/signer.ts';
 import { DynamoStore } from '../lib/stores/dynamodb.ts';
 import { ensureTable } from '../lib/stores/dynamodb-table.ts';
 import type { TokenStore } from '../lib/stores/store.ts';
+import { createLocalServerSigner } from './data-key-local.ts';
 import { devConfig } from './dev-config.ts';
 import { createDevIssuer, DEV_ISSUER_PATH, type DevIssuer } from './dev-issuer.ts';
 import { type EmbeddedDynamo, localDynamoClient, startEmbeddedDynamo } from './embedded-dynamodb.ts';
@@ -172,6 +174,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         ? options.config(url)
         : (options.config ?? (settings.configPath ? loadConfigFile(settings.configPath) : devConfig(url)));
     let store = options.store;
+    let dynamodb: DynamoDBClient | undefined;
     if (!store) {
       let endpoint = settings.dynamodbEndpoint;
       if (!endpoint) {
@@ -181,8 +184,11 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       const client = localDynamoClient(endpoint);
       await ensureTable(client, settings.tableName);
       store = new DynamoStore({ client, tableName: settings.tableName });
+      dynamodb = client;
     }
-    const signer = options.signer ?? (await createSigner(settings));
+    const signer =
+      options.signer ??
+      (await createLocalServerSigner(settings, config, dynamodb, options.clock ?? systemClock));
     const runtime = createRuntime({ ...options, settings, config, signer, store });
     const devIssuer = await createDevIssuer(
       url,
