@@ -1,18 +1,23 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createKmsStandIn, type KmsStandIn } from '../../local/kms-stand-in.ts';
 import { derSignature, ecdsaSignDigest, randomScalar, toBigInt } from '../lib/signers/digest-signatures.ts';
 
 /**
  * A KMS-compatible HTTP endpoint on loopback (the AWS JSON 1.1 protocol of `TrentService`):
  * `GetPublicKey` and `Sign` with `MessageType: DIGEST` for one ECC_NIST_P256 key reachable by id,
- * ARN and alias, returning real DER signatures. Point `AWS_ENDPOINT_URL_KMS` at it.
+ * ARN and alias, returning real DER signatures; and, for data-key mode,
+ * `GenerateDataKeyPairWithoutPlaintext` and `Decrypt` under one symmetric key (`dataKeys.keyArn`),
+ * returning real key pairs and real ciphertexts. Point `AWS_ENDPOINT_URL_KMS` at it.
  */
 export interface KmsEndpoint {
   readonly endpoint: string;
   readonly keyArn: string;
   readonly publicKey: KeyObject;
   readonly calls: { GetPublicKey: number; Sign: number };
+  /** The symmetric key of data-key mode (GenerateDataKeyPairWithoutPlaintext, Decrypt). */
+  readonly dataKeys: KmsStandIn;
   close(): Promise<void>;
 }
 
@@ -29,6 +34,8 @@ export async function startKmsEndpoint(): Promise<KmsEndpoint> {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const d = toBigInt(Buffer.from((privateKey.export({ format: 'jwk' }) as { d: string }).d, 'base64url'));
   const calls = { GetPublicKey: 0, Sign: 0 };
+  const dataKeys = createKmsStandIn();
+  const blob = (value: Uint8Array | undefined) => (value ? Buffer.from(value).toString('base64') : undefined);
 
   const server: Server = createServer((request, response) => {
     let body = '';
@@ -42,6 +49,25 @@ export async function startKmsEndpoint(): Promise<KmsEndpoint> {
       };
       const target = String(request.headers['x-amz-target'] ?? '');
       const input = JSON.parse(body || '{}') as Record<string, string>;
+      // Data-key mode: real key pairs and real ciphertexts under the symmetric key (local/kms-stand-in.ts).
+      try {
+        if (target === 'TrentService.GenerateDataKeyPairWithoutPlaintext') {
+          const answer = dataKeys.generateDataKeyPairWithoutPlaintext(input as never);
+          return reply(200, {
+            KeyId: answer.KeyId,
+            KeyPairSpec: answer.KeyPairSpec,
+            PublicKey: blob(answer.PublicKey),
+            PrivateKeyCiphertextBlob: blob(answer.PrivateKeyCiphertextBlob),
+          });
+        }
+        if (target === 'TrentService.Decrypt') {
+          const ciphertext = Buffer.from(String(input.CiphertextBlob ?? ''), 'base64');
+          const answer = dataKeys.decrypt({ ...(input as object), CiphertextBlob: ciphertext });
+          return reply(200, { KeyId: answer.KeyId, Plaintext: blob(answer.Plaintext) });
+        }
+      } catch (error) {
+        return reply(400, { __type: (error as Error).name, message: (error as Error).message });
+      }
       if (!NAMES.has(input.KeyId ?? ''))
         return reply(400, { __type: 'NotFoundException', message: 'key not found' });
       if (target === 'TrentService.GetPublicKey') {
@@ -81,6 +107,7 @@ export async function startKmsEndpoint(): Promise<KmsEndpoint> {
     keyArn: KEY_ARN,
     publicKey,
     calls,
+    dataKeys,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,12 +1,14 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DecryptCommand, GenerateDataKeyPairWithoutPlaintextCommand, KMSClient } from '@aws-sdk/client-kms';
 import { mockClient } from 'aws-sdk-client-mock';
+import { compactVerify, importJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataKeySigner } from '../../../lib/signers/data-key.ts';
 import { rotateDataKeys } from '../../../lib/signers/data-key-rotation.ts';
 import { checkTiming } from '../../../lib/signers/data-key-rules.ts';
 import { DynamoKeyStore } from '../../../lib/stores/dynamodb-keys.ts';
 import { createKmsStandIn } from '../../../local/kms-stand-in.ts';
+import { startKmsEndpoint } from '../../support/kms-endpoint.ts';
 import { DYNAMO_STORE_KINDS, type OpenedStore } from '../../support/token-stores.ts';
 
 const TIMING = checkTiming(
@@ -74,4 +76,46 @@ describe.each(DYNAMO_STORE_KINDS)('DynamoKeyStore on $name', (kind) => {
     expect((await signer.activeKey()).kid).toBe(first.created);
     expect((await signer.publicKeys()).map((jwk) => jwk.kid)).toEqual([first.created, third.created]);
   });
+});
+
+describe('data-key mode against the loopback KMS endpoint (AWS JSON protocol)', () => {
+  it('rotates and signs through a real KMSClient: one Decrypt for many tokens', async () => {
+    const endpoint = await startKmsEndpoint();
+    const kind = DYNAMO_STORE_KINDS.find((candidate) => candidate.name === 'dynalite')!;
+    const opened = await kind.open();
+    try {
+      const kms = new KMSClient({
+        region: 'eu-west-1',
+        endpoint: endpoint.endpoint,
+        credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' },
+      });
+      const keys = new DynamoKeyStore({ client: opened.dynamo!.client, tableName: opened.dynamo!.tableName });
+      const clock = () => Date.UTC(2026, 10, 30, 9);
+      const report = await rotateDataKeys({
+        keys,
+        kms,
+        clock,
+        wrappingKeyId: endpoint.dataKeys.keyArn,
+        timing: TIMING,
+        bootstrapActive: true,
+      });
+      const signer = createDataKeySigner({ keys, kms, clock });
+      const [jwk] = await signer.publicKeys();
+      const key = await importJWK(jwk!, 'ES256');
+      for (let index = 0; index < 5; index++) {
+        const input = Buffer.from(
+          `${Buffer.from(JSON.stringify({ alg: 'ES256', kid: report.created })).toString('base64url')}.e30`,
+        );
+        const signature = await signer.sign(input);
+        const jws = `${input.toString()}.${Buffer.from(signature).toString('base64url')}`;
+        await expect(compactVerify(jws, key)).resolves.toBeDefined();
+      }
+      expect(endpoint.dataKeys.calls).toEqual({ GenerateDataKeyPairWithoutPlaintext: 1, Decrypt: 1 });
+      expect(endpoint.calls.Sign).toBe(0);
+      kms.destroy();
+    } finally {
+      await opened.close();
+      await endpoint.close();
+    }
+  }, 60_000);
 });
