@@ -15,12 +15,12 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { type BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { CONTEXT_PURPOSE, CONTEXT_PURPOSE_KEY } from '../lib/signers/data-key-rules.ts';
-import { HANDLER_EXPORT } from './bundling.ts';
+import { type TableAction, tableConditions } from './handler-access.ts';
+import { handlerFunction } from './handler-code.ts';
 import { KeyUseAlerts, restrictKeyUse } from './key-policy.ts';
 
 export interface DataKeyRotationOptions {
@@ -36,10 +36,8 @@ export interface DataKeySigningProps {
   readonly table: dynamodb.ITable;
   /** Environment of the service's functions (STS_CONFIG, STS_TABLE_NAME, ...). */
   readonly environment: Readonly<Record<string, string>>;
-  readonly bundling: BundlingOptions;
-  readonly entry: string;
-  readonly projectRoot: string;
-  readonly depsLockFilePath?: string;
+  /** The validated policy file shipped in the rotation function's asset. */
+  readonly configFile: string;
   readonly aliasPrefix: string;
   readonly keyRemovalPolicy?: RemovalPolicy;
   readonly logRetention: logs.RetentionDays;
@@ -50,13 +48,16 @@ export interface DataKeySigningProps {
 }
 
 /** `KEY#` items only: the data-key ring (`KEY#ring`, `KEY#<kid>`). */
-const KEY_ITEMS = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['KEY#*'] } };
+const keyItems = (actions: TableAction[]) => ({
+  actions,
+  conditions: tableConditions({ actions, items: ['key'] }),
+});
 const PURPOSE_CONDITION = { [`kms:EncryptionContext:${CONTEXT_PURPOSE_KEY}`]: [CONTEXT_PURPOSE] };
 const GENERATE_ACTIONS = ['kms:GenerateDataKeyPair', 'kms:GenerateDataKeyPairWithoutPlaintext'];
 
 export class DataKeySigning extends Construct {
   readonly wrappingKey: kms.Key;
-  readonly rotationFunction: NodejsFunction;
+  readonly rotationFunction: lambda.Function;
   readonly schedule: events.Rule;
   /** Environment the service's functions add in this mode. */
   readonly environment: Readonly<Record<string, string>>;
@@ -92,9 +93,8 @@ export class DataKeySigning extends Construct {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'KeyRingItems',
-        actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'],
+        ...keyItems(['dynamodb:GetItem', 'dynamodb:PutItem']),
         resources: [props.table.tableArn],
-        conditions: KEY_ITEMS,
       }),
     );
     role.addToPrincipalPolicy(
@@ -105,11 +105,8 @@ export class DataKeySigning extends Construct {
         conditions: { StringEquals: { 'kms:DataKeyPairSpec': 'ECC_NIST_P256', ...PURPOSE_CONDITION } },
       }),
     );
-    this.rotationFunction = new NodejsFunction(this, 'RotationFunction', {
+    this.rotationFunction = handlerFunction(this, 'RotationFunction', 'rotate-data-keys', {
       description: 'STS data-key rotation (scheduled)',
-      entry: props.entry,
-      handler: HANDLER_EXPORT,
-      runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 1024,
       timeout: Duration.seconds(30),
@@ -122,9 +119,7 @@ export class DataKeySigning extends Construct {
         ...this.environment,
         STS_DATA_KEY_KMS_KEY_ID: this.wrappingKey.keyArn,
       },
-      bundling: props.bundling,
-      projectRoot: props.projectRoot,
-      ...(props.depsLockFilePath ? { depsLockFilePath: props.depsLockFilePath } : {}),
+      configFile: props.configFile,
     });
     Validations.of(this.rotationFunction).acknowledge({
       id: 'AwsSolutions-L1',
@@ -146,9 +141,8 @@ export class DataKeySigning extends Construct {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: 'DataKeyRingItems',
-          actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+          ...keyItems(['dynamodb:GetItem']),
           resources: [this.#table.tableArn],
-          conditions: KEY_ITEMS,
         }),
       );
     }

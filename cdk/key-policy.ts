@@ -69,9 +69,13 @@ export function restrictKeyUse(key: kms.Key, restriction: KeyUseRestriction): vo
         conditions,
       }),
     );
-  deny(`Deny${sid}ExceptNamedRoles`, {
-    ArnNotEquals: { 'aws:PrincipalArn': principals.map((role) => role.roleArn) },
-  });
+  // No principals: nobody may (data-key mode keeps the signing keys published, never signing).
+  deny(
+    `Deny${sid}ExceptNamedRoles`,
+    principals.length === 0
+      ? {}
+      : { ArnNotEquals: { 'aws:PrincipalArn': principals.map((role) => role.roleArn) } },
+  );
   for (const [conditionKey, values] of Object.entries(require)) {
     const name = conditionKey.replace(/^[a-z]+:/, '').replace(/[^A-Za-z0-9]/g, '');
     deny(`Deny${sid}Without${name}`, { StringNotEquals: { [conditionKey]: [...values] } });
@@ -128,17 +132,22 @@ export class KeyUseAlerts extends Construct {
         ...byOthers,
         detail: {
           ...byOthers.detail,
-          // Roles appear as sessionIssuer; the root and IAM users have none.
-          userIdentity: {
-            sessionContext: {
-              sessionIssuer: {
-                arn: events.Match.anyOf(
-                  events.Match.anythingBut(...props.principals.map((role) => role.roleArn)),
-                  events.Match.doesNotExist(),
-                ),
-              },
-            },
-          },
+          // Roles appear as sessionIssuer; the root and IAM users have none. No allowed roles:
+          // every call is foreign.
+          ...(props.principals.length === 0
+            ? {}
+            : {
+                userIdentity: {
+                  sessionContext: {
+                    sessionIssuer: {
+                      arn: events.Match.anyOf(
+                        events.Match.anythingBut(...props.principals.map((role) => role.roleArn)),
+                        events.Match.doesNotExist(),
+                      ),
+                    },
+                  },
+                },
+              }),
         },
       },
     });

@@ -30,6 +30,7 @@ import { HANDLERS, ROUTES, type Route } from '../lambdas/routes.ts';
 import type { Config } from '../lib/config/config.ts';
 import { ACCESS_LOG_FORMAT } from './access-log.ts';
 import { CONFIG_PATH_IN_LAMBDA } from './bundling.ts';
+import { type DataKeyRotationOptions, DataKeySigning } from './data-key-signing.ts';
 import { accessOf, type HandlerAccess, tableConditions } from './handler-access.ts';
 import { handlerFunction, handlerSource } from './handler-code.ts';
 import { KeyUseAlerts } from './key-policy.ts';
@@ -109,6 +110,17 @@ export interface TokenServiceProps {
   readonly metricNamespace?: string;
   /** Memory of every function, MB. Default 1024 (CPU scales with it; cold starts shrink). */
   readonly memorySize?: number;
+  /**
+   * `kms` (default): every token is one KMS `Sign`; the private key never leaves KMS.
+   * `data-key`: a scheduled rotation function creates ES256 key pairs with KMS
+   * `GenerateDataKeyPairWithoutPlaintext`; the token function decrypts the active one once per
+   * container and signs locally: no KMS call per token, past the KMS request quota, with the
+   * private key in Lambda memory for its rotation period (docs/data-key-signing.md). The KMS
+   * signing keys stay published (tokens they signed keep verifying) but nobody may Sign.
+   */
+  readonly signingMode?: 'kms' | 'data-key';
+  /** Data-key mode: rotation period, publish lead and schedule (defaults 1 day, 10 min, 5 min). */
+  readonly dataKeyRotation?: DataKeyRotationOptions;
   /** Per-handler KMS and DynamoDB access, added to or replacing cdk/handler-access.ts entries. */
   readonly handlerAccess?: Readonly<Record<string, HandlerAccess>>;
 }
@@ -152,6 +164,8 @@ export class TokenService extends Construct {
   /** The API routes, keyed `METHOD path` as in the route table. */
   readonly routes: ReadonlyMap<string, HttpRoute>;
   readonly monitoring: TokenServiceMonitoring;
+  /** Data-key mode: the wrapping key, the rotation function and its schedule; else undefined. */
+  readonly dataKeys: DataKeySigning | undefined;
   /** EventBridge rules: a Sign by anyone but the token function, and any change of the keys. */
   readonly keyAlerts: KeyUseAlerts;
 
@@ -218,7 +232,7 @@ export class TokenService extends Construct {
     });
 
     // One function per handler module of the route table.
-    const environment = {
+    const baseEnvironment = {
       STS_CONFIG: CONFIG_PATH_IN_LAMBDA,
       STS_ISSUER: this.issuer,
       STS_SIGNER: 'kms',
@@ -226,6 +240,21 @@ export class TokenService extends Construct {
       STS_TABLE_NAME: this.table.tableName,
       NODE_OPTIONS: '--enable-source-maps',
     };
+    this.dataKeys =
+      props.signingMode === 'data-key'
+        ? new DataKeySigning(this, 'DataKeys', {
+            table: this.table,
+            environment: baseEnvironment,
+            configFile: staged.file,
+            aliasPrefix: props.keyAliasPrefix ?? `sts/${stack.stackName}`,
+            keyRemovalPolicy: props.keyRemovalPolicy,
+            logRetention: retention,
+            logRemovalPolicy: records,
+            memorySize: props.memorySize,
+            rotation: props.dataKeyRotation,
+          })
+        : undefined;
+    const environment = { ...baseEnvironment, ...this.dataKeys?.environment };
     const functions = new Map<string, lambda.Function>();
     const entryPaths = new Map<string, string>();
     const logGroups = new Map<string, logs.LogGroup>();
@@ -263,9 +292,12 @@ export class TokenService extends Construct {
     // Key grants and key policies: every role reads the public keys; only the roles of signing
     // handlers may sign, and the key policies deny Sign to everyone else (cdk/key-policy.ts).
     const roles = [...functions.values()].map((fn) => fn.role as iam.Role);
-    const signers = [...functions]
+    const minters = [...functions]
       .filter(([handler]) => accessOf(handler, props.handlerAccess).sign)
       .map(([, fn]) => fn.role as iam.Role);
+    // Data-key mode: the minting roles Decrypt data keys instead; nobody signs with the KMS keys.
+    const signers = this.dataKeys ? [] : minters;
+    this.dataKeys?.grantUse(roles, minters, props.alarmTopic);
     const keyPolicies = keys.grantUse(roles, signers);
     for (const fn of functions.values()) for (const policy of keyPolicies) fn.node.addDependency(policy);
     this.keyAlerts = new KeyUseAlerts(this, 'KeyAlerts', {

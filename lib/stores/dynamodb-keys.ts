@@ -6,7 +6,6 @@
 
 import {
   type AttributeValue,
-  BatchGetItemCommand,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
@@ -16,10 +15,11 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { JWK } from 'jose';
 import { awsError } from '../shared/aws-error.ts';
+import { ITEM_PREFIXES } from '../shared/token-table.ts';
 import type { DataKeyRecord, DataKeyState, KeyRing, KeyStore } from './key-store.ts';
 
-export const RING_KEY = 'KEY#ring';
-export const keyItemKey = (kid: string): string => `KEY#${kid}`;
+export const RING_KEY = `${ITEM_PREFIXES.key}ring`;
+export const keyItemKey = (kid: string): string => `${ITEM_PREFIXES.key}${kid}`;
 /** A previous key's item outlives its publication by a day, then TTL removes it. */
 const ITEM_GRACE_SECONDS = 86_400;
 
@@ -113,20 +113,26 @@ export class DynamoKeyStore implements KeyStore {
     const kids = (ring.kids?.L ?? []).map((value) => value.S ?? '').filter(Boolean);
     const version = num(ring, 'version') ?? 0;
     if (kids.length === 0) return { keys: [], version };
-    const answer = await this.#send<{ Responses?: Record<string, Record<string, AttributeValue>[]> }>(
-      'get_keys',
-      new BatchGetItemCommand({
-        RequestItems: {
-          [this.#table]: { Keys: kids.map((kid) => ({ pk: S(keyItemKey(kid)) })), ConsistentRead: true },
-        },
-      }),
+    // One GetItem per kid, all at once: one round trip for the handful of keys of a ring.
+    const items = await Promise.all(
+      kids.map((kid) =>
+        this.#send<{ Item?: Record<string, AttributeValue> }>(
+          'get_key',
+          new GetItemCommand({
+            TableName: this.#table,
+            Key: { pk: S(keyItemKey(kid)) },
+            ConsistentRead: true,
+          }),
+        ),
+      ),
     );
-    const byKid = new Map((answer.Responses?.[this.#table] ?? []).map((item) => [item.kid?.S, item]));
-    // A handful of small items never leaves UnprocessedKeys; a missing item is a broken ring.
-    const keys = kids.map((kid) => {
-      const item = byKid.get(kid);
+    const keys = items.map(({ Item: item }, index) => {
       if (!item)
-        throw awsError('dynamodb', 'get_keys', new Error(`KEY#${kid} is listed in the ring but missing`));
+        throw awsError(
+          'dynamodb',
+          'get_key',
+          new Error(`KEY#${kids[index]} is listed in the ring but missing`),
+        );
       return fromItem(item);
     });
     return { keys, version };

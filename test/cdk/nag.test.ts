@@ -13,6 +13,7 @@ import { type Synthesized, synthStack } from './synth.ts';
 
 const variants: [string, () => Synthesized][] = [
   ['the default stack', () => synthStack()],
+  ['a stack in data-key signing mode', () => synthStack({ signingMode: 'data-key' })],
   [
     'a stack with every option: custom domain, rotation keys, alarm topic',
     () =>
@@ -68,8 +69,9 @@ describe.each(variants)('cdk-nag AwsSolutions on %s', (_name, synth) => {
     // Public routes only: an IAM route is never acknowledged as unauthenticated.
     const publicRoutes = ROUTES.filter((route) => route.auth === 'none');
     expect(acks.filter((ack) => ack.id === 'AwsSolutions-APIG4')).toHaveLength(publicRoutes.length);
-    // Each function is pinned to nodejs22.x on purpose, and says so.
-    expect(acks.filter((ack) => ack.id === 'AwsSolutions-L1')).toHaveLength(HANDLERS.length);
+    // Each function (and data-key mode's rotation function) is pinned to nodejs22.x on purpose, and says so.
+    const functions = HANDLERS.length + (stack.service.dataKeys ? 1 : 0);
+    expect(acks.filter((ack) => ack.id === 'AwsSolutions-L1')).toHaveLength(functions);
   });
 });
 
