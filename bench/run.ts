@@ -4,6 +4,7 @@ import { benchColdStart, type ColdStartResult } from './cold-start.ts';
 import { benchEngine, type EngineResult } from './engine.ts';
 import { createParties } from './fixtures.ts';
 import { benchHttp, type HttpRow, summarizeHttp, TARGET_NAMES } from './http.ts';
+import { ASSUMED_LATENCY, benchLatencyModel, LATENCY_MODE_NAMES, type LatencyRow } from './latency-model.ts';
 import {
   formatRevocationLag,
   type LagStats,
@@ -21,9 +22,9 @@ import { benchVerifier, type VerifierResult } from './verifier.ts';
  *   npm run bench                      complete run (about 6-8 minutes)
  *   npm run bench -- --quick           short smoke run; prints only
  *   npm run bench -- --only=engine,http   some parts (engine, verifier, http, cold-start,
- *                                      revocation-lag); prints only
+ *                                      revocation-lag, latency-model); prints only
  */
-const PARTS = ['engine', 'verifier', 'http', 'cold-start', 'revocation-lag'] as const;
+const PARTS = ['engine', 'verifier', 'http', 'cold-start', 'revocation-lag', 'latency-model'] as const;
 type Part = (typeof PARTS)[number];
 
 interface Settings {
@@ -38,6 +39,7 @@ interface Settings {
   readonly httpSeconds: number;
   readonly connections: readonly number[];
   readonly coldSamples: number;
+  readonly latencyExchanges: number;
   readonly poolLimit: number;
 }
 
@@ -61,6 +63,7 @@ function settingsFrom(args: readonly string[]): Settings {
     httpSeconds: quick ? 2 : 5,
     connections: [1, 16, 64],
     coldSamples: quick ? 2 : 7,
+    latencyExchanges: quick ? 100 : 500,
     poolLimit: 60_000,
   };
 }
@@ -75,6 +78,7 @@ interface Results {
   readonly mintSeconds?: number;
   readonly coldStart?: ColdStartResult;
   readonly revocationLag?: RevocationLagResult;
+  readonly latencyModel?: readonly LatencyRow[];
 }
 
 const verdict = (met: boolean | undefined) => (met === undefined ? 'n/a' : met ? 'yes' : '**no**');
@@ -102,7 +106,7 @@ function httpRatios(rows: readonly HttpRow[]) {
 
 function summary(results: Results): string {
   const rows: string[][] = [];
-  const { engine, verifier, http, coldStart, revocationLag } = results;
+  const { engine, verifier, http, coldStart, revocationLag, latencyModel } = results;
   if (engine) {
     rows.push([
       '1',
@@ -168,6 +172,15 @@ function summary(results: Results): string {
     ]);
   } else if (results.settings.parts.has('revocation-lag')) {
     rows.push(['5', 'revocation lag', 'pending', '(reported)', 'n/a']);
+  }
+  for (const row of latencyModel ?? []) {
+    rows.push([
+      '6',
+      `latency model, p50 / p99 per exchange: ${LATENCY_MODE_NAMES[row.mode]}`,
+      `${fixed(row.p50Ms, 1)} / ${fixed(row.p99Ms, 1)} ms`,
+      '(reported)',
+      'n/a',
+    ]);
   }
   return markdownTable(['#', 'measure', 'result:', 'target', 'met'], rows);
 }
@@ -306,6 +319,29 @@ function revocationSection(lag: RevocationLagResult | undefined): string {
   ].join('\n');
 }
 
+function latencySection(rows: readonly LatencyRow[]): string {
+  const { kmsSign, putItem, transactWrite } = ASSUMED_LATENCY;
+  const assumed = (name: string, call: { p50Ms: number; p99Ms: number }) =>
+    `${name} p50 ${call.p50Ms} ms, p99 ${call.p99Ms} ms`;
+  return [
+    '### 6. Latency model of one exchange on AWS (engine + stand-ins waiting assumed AWS latencies)',
+    '',
+    markdownTable(
+      ['mode', 'p50 ms:', 'p99 ms:', 'mean ms:', 'KMS calls / exchange:', 'DynamoDB calls / exchange:'],
+      rows.map((row) => [
+        LATENCY_MODE_NAMES[row.mode],
+        fixed(row.p50Ms, 1),
+        fixed(row.p99Ms, 1),
+        fixed(row.meanMs, 1),
+        fixed(row.kmsCalls, 2),
+        fixed(row.dynamoCalls, 2),
+      ]),
+    ),
+    '',
+    `${rows[0]?.samples ?? 0} one-time subject tokens per mode, one at a time (as one Lambda container serves them). Assumed per call (log-normal): ${assumed('KMS Sign', kmsSign)}; ${assumed('PutItem', putItem)}; ${assumed('TransactWriteItems', transactWrite)} (bench/latency-model.ts; sources and caveats in docs/PERFORMANCE.md). Lambda and API Gateway overheads are not modelled.`,
+  ].join('\n');
+}
+
 export function renderResults(results: Results): string {
   const { machine: m, settings } = results;
   const sections = [
@@ -319,6 +355,7 @@ export function renderResults(results: Results): string {
   if (results.coldStart) sections.push('', coldStartSection(results.coldStart));
   if (results.verifier) sections.push('', verifierSection(results.verifier));
   if (settings.parts.has('revocation-lag')) sections.push('', revocationSection(results.revocationLag));
+  if (results.latencyModel) sections.push('', latencySection(results.latencyModel));
   return sections.join('\n');
 }
 
@@ -386,6 +423,13 @@ async function main(): Promise<void> {
     phase('revocation lag');
     results.revocationLag = await measureRevocationLag();
     log(formatRevocationLag(results.revocationLag));
+  }
+  if (settings.parts.has('latency-model')) {
+    phase('latency model of one exchange on AWS');
+    results.latencyModel = await benchLatencyModel(parties.subjectIssuerKey, parties.subjectTokens, {
+      exchanges: settings.latencyExchanges,
+      concurrency: 1,
+    });
   }
   phase('done');
   results.seconds = (performance.now() - started) / 1000;
