@@ -58,6 +58,6 @@ export interface RuntimeParts {
 export function createRuntime(parts: RuntimeParts): Runtime {
   const clock = parts.clock ?? systemClock;
   const logger = parts.logger ?? createLogger(parts.settings.logLevel);
-  const exchange = createTokenExchange({ ...parts, clock, logger });
+  const exchange = createTokenExchange({ ...parts, clock, logger, stsEndpoint: parts.settings.stsEndpoint });
   return { ...parts, clock, logger, exchange };
 }

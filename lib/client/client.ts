@@ -16,8 +16,20 @@ export interface StsClientOptions extends HttpOptions {
   readonly cache?: CacheOptions | false;
 }
 
+/**
+ * A token made afresh for each exchange, such as the caller's own AWS identity (a signed STS
+ * request, accepted once: `awsIdentity()` of `./client/aws`). Its `tokenType` is sent with it.
+ */
+export interface TokenSource {
+  readonly tokenType: string;
+  /** A stable, non-secret name of what the source proves, for the cache key. */
+  readonly cacheId: string;
+  token(context: { readonly endpoint: string }): Promise<string>;
+}
+
 export interface ExchangeRequest {
-  readonly subjectToken: string;
+  /** A token, or a source that makes one per exchange (its type replaces `subjectTokenType`). */
+  readonly subjectToken: string | TokenSource;
   /** Default `urn:ietf:params:oauth:token-type:jwt`. */
   readonly subjectTokenType?: string;
   /** Exactly one of `audience` and `resource`. */
@@ -25,8 +37,8 @@ export interface ExchangeRequest {
   readonly resource?: string;
   /** Space-separated, or a list. */
   readonly scope?: string | readonly string[];
-  /** Delegation: the token of whoever acts for the subject. */
-  readonly actorToken?: string;
+  /** Delegation: the token of whoever acts for the subject (or a source of one). */
+  readonly actorToken?: string | TokenSource;
   /** Default `urn:ietf:params:oauth:token-type:jwt`. */
   readonly actorTokenType?: string;
   readonly requestedTokenType?: string;
@@ -82,12 +94,17 @@ const scopeList = (scope: ExchangeRequest['scope']): string[] => [
  * answer (tokens, token types, target, scopes in any order), so no raw token is ever held as a key.
  */
 export function exchangeCacheKey(request: ExchangeRequest): string {
+  const { subjectToken, actorToken } = request;
   const parts = [
     'sts-exchange-v1',
-    request.subjectTokenType ?? TOKEN_TYPE.jwt,
-    request.subjectToken,
-    request.actorToken ? (request.actorTokenType ?? TOKEN_TYPE.jwt) : null,
-    request.actorToken ?? null,
+    typeof subjectToken === 'string' ? (request.subjectTokenType ?? TOKEN_TYPE.jwt) : subjectToken.tokenType,
+    typeof subjectToken === 'string' ? subjectToken : { source: subjectToken.cacheId },
+    actorToken
+      ? typeof actorToken === 'string'
+        ? (request.actorTokenType ?? TOKEN_TYPE.jwt)
+        : actorToken.tokenType
+      : null,
+    actorToken ? (typeof actorToken === 'string' ? actorToken : { source: actorToken.cacheId }) : null,
     request.audience ?? null,
     request.resource ?? null,
     scopeList(request.scope).sort(),
@@ -140,10 +157,10 @@ export class StsClient {
     const key = exchangeCacheKey(request);
     if (request.cache !== false) {
       const cached = this.#cache?.get(key);
-      if (cached) return this.#present(cached, true);
+      if (cached) return this.#answer(cached, true);
     }
     const issued = await this.#flights.run(key, () => this.#exchange(key, request));
-    return this.#present(issued, false);
+    return this.#answer(issued, false);
   }
 
   /** Forgets the cached answer to a request (e.g. after a downstream refused the token). */
@@ -183,15 +200,35 @@ export class StsClient {
     this.#cache?.deleteWhere((issued) => issued.accessToken === token);
   }
 
+  /** A token and its type, made now when it comes from a source. */
+  async #present(token: string | TokenSource, type: string | undefined): Promise<[string, string]> {
+    if (typeof token === 'string') return [token, type ?? TOKEN_TYPE.jwt];
+    try {
+      return [await token.token({ endpoint: this.endpoint }), token.tokenType];
+    } catch (error) {
+      // No credentials, or the signer failed: the caller's environment, not the service, said no.
+      throw new TokenExchangeError('token_source_failed', 0, 'the token source could not make a token', {
+        cause: error,
+      });
+    }
+  }
+
   async #exchange(key: string, request: ExchangeRequest): Promise<Issued> {
+    const [subjectToken, subjectTokenType] = await this.#present(
+      request.subjectToken,
+      request.subjectTokenType,
+    );
+    const [actorToken, actorTokenType] = request.actorToken
+      ? await this.#present(request.actorToken, request.actorTokenType)
+      : [undefined, undefined];
     const sentAt = this.#http.clock();
     const scopes = scopeList(request.scope);
     const response = await this.#http.postForm(`${this.endpoint}/token`, {
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-      subject_token: request.subjectToken,
-      subject_token_type: request.subjectTokenType ?? TOKEN_TYPE.jwt,
-      actor_token: request.actorToken,
-      actor_token_type: request.actorToken ? (request.actorTokenType ?? TOKEN_TYPE.jwt) : undefined,
+      subject_token: subjectToken,
+      subject_token_type: subjectTokenType,
+      actor_token: actorToken,
+      actor_token_type: actorTokenType,
       audience: request.audience,
       resource: request.resource,
       scope: scopes.length > 0 ? scopes.join(' ') : undefined,
@@ -215,7 +252,7 @@ export class StsClient {
     return issued;
   }
 
-  #present(issued: Issued, fromCache: boolean): ExchangedToken {
+  #answer(issued: Issued, fromCache: boolean): ExchangedToken {
     const expiresIn = Math.max(0, Math.ceil((issued.expiresAt - this.#http.clock()) / 1000));
     return { ...issued, expiresIn, fromCache };
   }

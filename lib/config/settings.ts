@@ -28,6 +28,8 @@ export interface Settings {
   readonly tableName: string;
   readonly dataDir: string;
   readonly dynamodbEndpoint: string | undefined;
+  /** `AWS_ENDPOINT_URL_STS`: the only STS endpoint signed AWS identities may name (tests, private endpoints). */
+  readonly stsEndpoint: string | undefined;
   readonly adminToken: string | undefined;
   readonly host: string;
   readonly port: number;
@@ -59,6 +61,16 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
   if (value === undefined || value === '') return fallback;
   if ((allowed as readonly string[]).includes(value)) return value as T;
   throw new ConfigError('environment', [`${name}: expected one of ${allowed.join(', ')}, got "${value}"`]);
+}
+
+function stsEndpointOf(env: Env): string | undefined {
+  const endpoint = env.AWS_ENDPOINT_URL_STS || undefined;
+  if (endpoint !== undefined && !isAllowedUrl(endpoint)) {
+    throw new ConfigError('environment', [
+      `AWS_ENDPOINT_URL_STS: expected an https URL (http only on a loopback host), got "${endpoint}"`,
+    ]);
+  }
+  return endpoint;
 }
 
 export function loadSettings(env: Env = process.env): Settings {
@@ -97,6 +109,7 @@ export function loadSettings(env: Env = process.env): Settings {
     tableName: env.STS_TABLE_NAME || 'sts-tokens',
     dataDir: env.STS_DATA_DIR || '.local',
     dynamodbEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL || undefined,
+    stsEndpoint: stsEndpointOf(env),
     adminToken: env.STS_ADMIN_TOKEN || undefined,
     host: env.HOST || '127.0.0.1',
     port,

@@ -8,6 +8,7 @@
 import type { JWTPayload } from 'jose';
 import type { Config, TrustedIssuerConfig } from '../config/config.ts';
 import { recordedToken } from '../revocation/revocation.ts';
+import { AWS_IDENTITY_ISSUER } from '../shared/aws-request.ts';
 import { SELF_ISSUER, TOKEN_TYPE, type VerifyAlgorithm } from '../shared/claims.ts';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { invalidRequest } from '../shared/errors.ts';
@@ -17,6 +18,7 @@ import type { TokenRole } from '../shared/reasons.ts';
 import { presentedTokenRevoked, type TokenRecord } from '../shared/token-record.ts';
 import type { Signer } from '../signers/signer.ts';
 import type { TokenStore } from '../stores/store.ts';
+import { createAwsIdentityVerifier } from './aws-identity.ts';
 import { createOwnTokenCheck, OWN_ALGORITHMS } from './own-token.ts';
 import { AT_JWT, precheckToken } from './presented-token.ts';
 
@@ -38,6 +40,8 @@ export interface VerifiedToken {
   /** For a token minted here, its `TOKEN#` record (parent, ancestors, actors, lifetime). */
   readonly record: TokenRecord | undefined;
   readonly claims: JWTPayload & { sub: string; exp: number };
+  /** A signed AWS request is accepted once: the `SEEN#` record that spends it (aws-identity.ts). */
+  readonly replay?: { readonly issuer: string; readonly id: string; readonly until: number } | undefined;
 }
 
 interface IssuerEntry {
@@ -54,6 +58,8 @@ export interface TokenVerifierDeps {
   readonly store: TokenStore;
   readonly clock: Clock;
   readonly fetch?: typeof fetch;
+  /** `AWS_ENDPOINT_URL_STS`, for IAM callers (aws-identity.ts). */
+  readonly stsEndpoint?: string | undefined;
 }
 
 export type TokenVerifier = (token: string, tokenType: string, role: TokenRole) => Promise<VerifiedToken>;
@@ -61,6 +67,7 @@ export type TokenVerifier = (token: string, tokenType: string, role: TokenRole) 
 export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
   const { config, clock } = deps;
   const byIssuer = new Map<string, IssuerEntry>();
+  const verifyAwsIdentity = createAwsIdentityVerifier(deps);
   for (const trusted of config.trustedIssuers) {
     byIssuer.set(trusted.issuer, {
       name: trusted.name,
@@ -82,6 +89,20 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
   const checkOwnToken = createOwnTokenCheck({ ...deps, keys: self.keys });
 
   return async (token, tokenType, role) => {
+    if (tokenType === TOKEN_TYPE.awsRequest) {
+      // An IAM caller: a signed STS GetCallerIdentity request, not a JWT.
+      const { issuer, claims, replay } = await verifyAwsIdentity(token, role);
+      return {
+        issuerName: issuer.name,
+        issuer: undefined,
+        origin: issuer.name,
+        rootPolicy: undefined,
+        originIssuer: AWS_IDENTITY_ISSUER,
+        record: undefined,
+        claims,
+        replay,
+      };
+    }
     const refuse: Refuse = (reason, cause) =>
       invalidRequest(`${role}_token could not be verified`, { reason: `${role}_token.${reason}`, cause });
 

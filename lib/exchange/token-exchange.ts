@@ -52,8 +52,10 @@ export interface TokenExchangeDeps {
   readonly store: TokenStore;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Used to fetch issuers' discovery documents and JWKS (tests inject one). */
+  /** Used to fetch issuers' discovery documents and JWKS, and to call STS (tests inject one). */
   readonly fetch?: typeof fetch;
+  /** `AWS_ENDPOINT_URL_STS`: the only STS endpoint signed AWS identities may name, when set. */
+  readonly stsEndpoint?: string | undefined;
 }
 
 export interface TokenExchange {
@@ -104,6 +106,8 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
 
   /** What spending a token from a `oneTimeUse` issuer writes: `SEEN#`, kept while it could verify. */
   function oneTimeUse(token: VerifiedToken | undefined, role: TokenRole): [TokenRole, OneTimeUse][] {
+    if (token?.replay)
+      return [[role, { issuer: token.replay.issuer, jti: token.replay.id, until: token.replay.until }]];
     if (!token?.issuer?.oneTimeUse) return [];
     // Kept until the token can no longer be accepted: its exp plus the clock skew we allow.
     const until = token.claims.exp + config.clockSkew;

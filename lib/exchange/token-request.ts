@@ -28,7 +28,13 @@ export const TOKEN_EXCHANGE_PARAMETERS = [
 ] as const;
 
 /** Every presented token must be a JWT; these are the token types that say so. */
-const JWT_TOKEN_TYPES = new Set<string>([TOKEN_TYPE.jwt, TOKEN_TYPE.accessToken, TOKEN_TYPE.idToken]);
+/** Presented tokens are JWTs, or a signed AWS GetCallerIdentity request (an IAM caller). */
+const JWT_TOKEN_TYPES = new Set<string>([
+  TOKEN_TYPE.jwt,
+  TOKEN_TYPE.accessToken,
+  TOKEN_TYPE.idToken,
+  TOKEN_TYPE.awsRequest,
+]);
 const ISSUABLE_TOKEN_TYPES = new Set<string>([TOKEN_TYPE.accessToken, TOKEN_TYPE.jwt]);
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 

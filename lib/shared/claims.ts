@@ -50,6 +50,8 @@ export const TOKEN_TYPE = {
   jwt: 'urn:ietf:params:oauth:token-type:jwt',
   accessToken: 'urn:ietf:params:oauth:token-type:access_token',
   idToken: 'urn:ietf:params:oauth:token-type:id_token',
+  /** A signed STS GetCallerIdentity request (lib/shared/aws-request.ts). */
+  awsRequest: 'urn:ietf:params:aws:token-type:aws4_request',
 } as const;
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';

@@ -61,6 +61,30 @@ export const TOKEN_CHECKS = {
   replayed: 'a one-time token presented a second time',
   high_s: 'an ECDSA signature of this service with the high-S spelling (ours are low-S)',
   nested_act: 'an actor token that itself carries act',
+  // An IAM caller's signed STS GetCallerIdentity request (token type aws4_request; aws-identity.ts).
+  aws_malformed: 'not the URL-encoded JSON of {url, method, headers, body}',
+  aws_header_duplicated: 'a header named twice',
+  aws_header_not_allowed: 'a header GetCallerIdentity does not need (x-amz-target, ...)',
+  aws_method: 'not a POST',
+  aws_endpoint:
+    'not an allow-listed https STS endpoint (or AWS_ENDPOINT_URL_STS), or a path or credentials in the URL',
+  aws_query_signature: 'signed in the query string (presigned URL) instead of the Authorization header',
+  aws_action: 'an action other than GetCallerIdentity, or other parameters beside it',
+  aws_host_header: 'the Host header is not the URL host',
+  aws_audience_missing: 'no x-sts-audience header',
+  aws_audience_mismatch: "x-sts-audience is not this service's issuer",
+  aws_audience_unsigned: 'x-sts-audience is not among the signed headers',
+  aws_date: 'X-Amz-Date missing or malformed',
+  aws_date_future: 'X-Amz-Date is in the future (beyond the skew)',
+  aws_date_expired: 'X-Amz-Date is older than maxRequestAge (beyond the skew)',
+  aws_authorization:
+    'Authorization is not AWS4-HMAC-SHA256 for sts over host, x-amz-date and the sent headers',
+  aws_region: "the signature's region is not the endpoint's",
+  aws_redirect: 'STS answered with a redirect (not followed)',
+  aws_refused: 'STS refused the signature or credentials (SignatureDoesNotMatch, InvalidClientTokenId, ...)',
+  aws_identity_malformed: 'the ARN, UserId and Account STS answered do not fit together',
+  aws_principal_kind: 'the root user or a federated user (only IAM roles and users are accepted)',
+  aws_account_not_allowed: 'no "type": "aws" trusted issuer lists the account (for this endpoint)',
 } as const;
 
 /** Every other reason, by area. */
@@ -117,6 +141,11 @@ export const REASONS = {
     'data-key mode: asked to sign for a kid that is neither active nor previous (500)',
   'memory.put_token.jti_exists': 'the in-memory store already holds this jti (500)',
   'signer.empty_signature': 'the signer returned no bytes (500)',
+  'aws_sts.unreachable': 'STS could not be reached within the deadline (503)',
+  'aws_sts.throttled': 'STS throttled the GetCallerIdentity call (503)',
+  'aws_sts.failed': 'STS answered 5xx (503)',
+  'aws_sts.answer_too_large': 'the STS answer is over 16 KiB (503)',
+  'aws_sts.answer_malformed': 'the STS answer is not the XML of a GetCallerIdentity result (503)',
   unexpected: 'an error that is not an OAuthError (500)',
 } as const;
 

@@ -54,7 +54,7 @@ export const subjectKey = (issuer: string, sub: string): string =>
   `${ITEM_PREFIXES.subject}${createHash('sha256')
     .update(JSON.stringify([issuer, sub]))
     .digest('base64url')}`;
-/** `SEEN#<issuer>#<jti>`: a used one-time subject token. */
+/** `SEEN#<issuer>#<jti>`: a used one-time subject token, or (`SEEN#aws4_request#<sha256 of signature>`) a used signed AWS request. */
 export const seenKey = (issuer: string, jti: string): string => `${ITEM_PREFIXES.seen}${issuer}#${jti}`;
 
 /** Attribute of `TOKEN#` holding the revocation time (epoch seconds). */
