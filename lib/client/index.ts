@@ -12,6 +12,7 @@ export {
   type RevokeOptions,
   StsClient,
   type StsClientOptions,
+  type TokenSource,
 } from './client.ts';
 export {
   type HttpOptions,
