@@ -23,6 +23,7 @@ common options:
 exchange:   --subject-token <token|file|->  (or STS_SUBJECT_TOKEN)  --audience <aud> | --resource <uri>
             [--scope <s>]... [--actor-token <token|file|->] (or STS_ACTOR_TOKEN)
             [--subject-token-type <urn>] [--actor-token-type <urn>] [--requested-token-type <urn>]
+            [--aws-identity subject|actor [--aws-audience <issuer>]]
 introspect: --token <token|file|->  (or STS_TOKEN)  --admin-token <t> (or STS_ADMIN_TOKEN)  [--token-type-hint <h>]
 revoke:     --token <token|file|->  (or STS_TOKEN)  [--token-type-hint <h>]
 explain:    --config <file> --token <token|claims.json|file|-> --audience <target> [--scope <s>]...
@@ -53,6 +54,9 @@ options:
   --actor-token <token|file|->   delegation: the acting party's token (or STS_ACTOR_TOKEN)
   --actor-token-type <urn>       default urn:ietf:params:oauth:token-type:jwt
   --requested-token-type <urn>   access_token (default) or jwt
+  --aws-identity subject|actor   present your AWS identity instead (a signed STS GetCallerIdentity
+                                 request; credentials from the AWS default chain, AWS_REGION)
+  --aws-audience <issuer>        the service's issuer, when it is not --endpoint
 ${SERVICE_OPTIONS}
 
 example:

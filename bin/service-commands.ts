@@ -1,6 +1,6 @@
 // The `sts` commands that call the service: exchange, introspect, revoke, dev-token.
 
-import { StsClient } from '../lib/client/client.ts';
+import { StsClient, type TokenSource } from '../lib/client/client.ts';
 import { createHttp, TokenExchangeError } from '../lib/client/http.ts';
 import { TOKEN_TYPE } from '../lib/shared/claims.ts';
 import { parseDuration } from '../lib/shared/duration.ts';
@@ -28,15 +28,31 @@ function client(values: Values, io: Io): StsClient {
   }
 }
 
+/** `--aws-identity subject|actor`: the caller's AWS identity, loaded only when asked for (AWS SDK code). */
+async function awsIdentityOption(
+  values: Values,
+  io: Io,
+): Promise<['subject' | 'actor', TokenSource] | undefined> {
+  const role = str(values, 'aws-identity');
+  if (role === undefined) return undefined;
+  if (role !== 'subject' && role !== 'actor')
+    throw new UsageError('--aws-identity: expected subject or actor');
+  const { awsIdentity } = await import('../lib/client/aws-identity.ts');
+  return [role, awsIdentity({ audience: str(values, 'aws-audience'), env: io.env })];
+}
+
 export const exchange: Command = async (values, _positionals, io) => {
-  const subjectToken = await tokenOption(
-    io,
-    str(values, 'subject-token'),
-    '--subject-token',
-    'STS_SUBJECT_TOKEN',
-  );
-  if (!subjectToken) throw new UsageError('--subject-token (or STS_SUBJECT_TOKEN) is required');
-  const actorToken = await tokenOption(io, str(values, 'actor-token'), '--actor-token', 'STS_ACTOR_TOKEN');
+  const aws = await awsIdentityOption(values, io);
+  const subjectToken =
+    aws?.[0] === 'subject'
+      ? aws[1]
+      : await tokenOption(io, str(values, 'subject-token'), '--subject-token', 'STS_SUBJECT_TOKEN');
+  if (!subjectToken)
+    throw new UsageError('--subject-token (or STS_SUBJECT_TOKEN, or --aws-identity subject) is required');
+  const actorToken =
+    aws?.[0] === 'actor'
+      ? aws[1]
+      : await tokenOption(io, str(values, 'actor-token'), '--actor-token', 'STS_ACTOR_TOKEN');
   const audience = str(values, 'audience');
   const resource = str(values, 'resource');
   if (!audience === !resource) throw new UsageError('exactly one of --audience and --resource is required');

@@ -41,6 +41,8 @@ const COMMANDS: Record<string, { run: Command; options: Record<string, unknown> 
       resource: { type: 'string' },
       scope: { type: 'string', multiple: true },
       'requested-token-type': { type: 'string' },
+      'aws-identity': { type: 'string' },
+      'aws-audience': { type: 'string' },
     },
   },
   introspect: {

@@ -7,12 +7,13 @@
 //
 //   import { awsIdentity } from 'serverless-sts/client/aws';
 //   await client.exchange({ subjectToken: awsIdentity(), audience: 'https://api.example.com' });
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createHash, createHmac, type Hash, type Hmac, randomBytes } from 'node:crypto';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider, SourceData } from '@smithy/types';
 import {
   AWS_AUDIENCE_HEADER,
+  AWS_NONCE_HEADER,
   AWS4_REQUEST_TOKEN_TYPE,
   GET_CALLER_IDENTITY,
   serializeAwsRequest,
@@ -90,6 +91,7 @@ export async function signCallerIdentity(
         host: endpoint.host,
         'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
         [AWS_AUDIENCE_HEADER]: options.audience,
+        [AWS_NONCE_HEADER]: randomBytes(16).toString('base64url'),
       },
       body,
     },

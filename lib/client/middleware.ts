@@ -16,7 +16,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { TOKEN_TYPE } from '../shared/claims.ts';
 import { type Logger, tokenFingerprint } from '../shared/log.ts';
 import type { MiddyMiddleware } from '../shared/middy.ts';
-import type { ExchangedToken, StsClient } from './client.ts';
+import type { ExchangedToken, StsClient, TokenSource } from './client.ts';
 import { TokenExchangeError } from './http.ts';
 
 export interface TokenExchangeMiddlewareOptions {
@@ -26,8 +26,11 @@ export interface TokenExchangeMiddlewareOptions {
   readonly scope?: string | readonly string[];
   /** Token type of the incoming bearer token (default `urn:ietf:params:oauth:token-type:access_token`). */
   readonly subjectTokenType?: string;
-  /** The function's own token, to act for the caller (RFC 8693 delegation). */
-  readonly actorToken?: () => Promise<string> | string;
+  /**
+   * The function's own token, to act for the caller (RFC 8693 delegation); or a source making
+   * one per exchange, such as the function's IAM role: `awsIdentity()` of `./client/aws`.
+   */
+  readonly actorToken?: (() => Promise<string> | string) | TokenSource;
   readonly actorTokenType?: string;
   /** Where on the Lambda context the exchanged token goes (default `exchangedToken`). */
   readonly contextKey?: string;
@@ -79,7 +82,8 @@ export function tokenExchangeMiddleware(
       if (subjectToken === null) return respond(401, 'Unauthorized', challenge());
       if (subjectToken === false) return respond(400, 'Bad Request', challenge('invalid_request'));
       try {
-        const actorToken = options.actorToken ? await options.actorToken() : undefined;
+        const actor = options.actorToken;
+        const actorToken = typeof actor === 'function' ? await actor() : actor;
         const exchanged = await options.client.exchange({
           subjectToken,
           subjectTokenType: options.subjectTokenType ?? TOKEN_TYPE.accessToken,

@@ -8,7 +8,7 @@
 // signature itself; these checks make sure what it verifies is the one request we mean.
 import { createHash } from 'node:crypto';
 import type { AwsIssuerConfig } from '../config/config.ts';
-import { AWS_AUDIENCE_HEADER, GET_CALLER_IDENTITY } from '../shared/aws-request.ts';
+import { AWS_AUDIENCE_HEADER, AWS_NONCE_HEADER, GET_CALLER_IDENTITY } from '../shared/aws-request.ts';
 import type { TokenCheck } from '../shared/reasons.ts';
 
 /** A request that passed every check, ready to forward. */
@@ -61,6 +61,7 @@ const ALLOWED_HEADERS = new Set([
   'accept',
   'user-agent',
   AWS_AUDIENCE_HEADER,
+  AWS_NONCE_HEADER,
 ]);
 const FORM = /^application\/x-www-form-urlencoded(; ?charset=utf-8)?$/i;
 const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;

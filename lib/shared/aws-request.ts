@@ -16,6 +16,12 @@ export const AWS4_REQUEST_TOKEN_TYPE = TOKEN_TYPE.awsRequest;
 /** The signed header binding the request to one service: its value is that service's issuer URL. */
 export const AWS_AUDIENCE_HEADER = 'x-sts-audience';
 
+/**
+ * A random value the client signs into each request: SigV4 is deterministic, so two requests
+ * signed in the same second would otherwise be the same request, and the second a replay.
+ */
+export const AWS_NONCE_HEADER = 'x-sts-nonce';
+
 /** The query of the one action the service forwards. */
 export const GET_CALLER_IDENTITY = { Action: 'GetCallerIdentity', Version: '2011-06-15' } as const;
 

@@ -117,6 +117,8 @@ export interface HarnessOptions {
   readonly adminToken?: string;
   /** Receives the audit log (default: silent). */
   readonly logger?: Logger;
+  /** More environment for the server's settings (e.g. `AWS_ENDPOINT_URL_STS`). */
+  readonly env?: Record<string, string>;
 }
 
 export const form = (params: Record<string, string>): string => new URLSearchParams(params).toString();
@@ -140,7 +142,12 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const dataDir = mkdtempSync(join(tmpdir(), 'sts-security-'));
   const clock = options.clock ?? adjustableClock();
   const store = options.store ?? new MemoryStore();
-  const env: Record<string, string> = { PORT: '0', STS_DATA_DIR: dataDir, STS_LOG_LEVEL: 'silent' };
+  const env: Record<string, string> = {
+    PORT: '0',
+    STS_DATA_DIR: dataDir,
+    STS_LOG_LEVEL: 'silent',
+    ...options.env,
+  };
   if (options.adminToken) env.STS_ADMIN_TOKEN = options.adminToken;
   const sts = await startLocalServer({
     settings: loadSettings(env),
