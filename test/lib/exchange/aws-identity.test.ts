@@ -117,11 +117,8 @@ describe('IAM callers: claims', () => {
     expect(identity.claims.aws_session_name).toBeUndefined();
   });
 
-  it('gives each signed request its own replay id', async () => {
-    const [a, b] = await Promise.all([
-      verify(await signed(), 'subject'),
-      (clock.advance(1), verify(await signed(), 'subject')),
-    ]);
+  it('gives each signed request its own replay id, even in the same second (signed nonce)', async () => {
+    const [a, b] = await Promise.all([verify(await signed(), 'subject'), verify(await signed(), 'subject')]);
     expect(a.replay.id).not.toBe(b.replay.id);
   });
 });
