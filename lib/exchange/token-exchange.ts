@@ -9,11 +9,13 @@ import type { Config } from '../config/config.ts';
 import { copyClaimPaths } from '../policy/claim-path.ts';
 import { compilePolicies, type Grant, type PolicyEngine } from '../policy/policy.ts';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
+import { type MetricsWriter, noMetrics } from '../shared/emf.ts';
 import { invalidRequest, OAuthError, toOAuthError } from '../shared/errors.ts';
 import { attachLogFields, type Logger, tokenFingerprint } from '../shared/log.ts';
 import type { Signer } from '../signers/signer.ts';
 import type { OneTimeUse, TokenStore } from '../stores/store.ts';
 import { mintAccessToken } from './access-token.ts';
+import { createExchangeMetrics } from './exchange-metrics.ts';
 import type { Form } from './form.ts';
 import { type Lineage, lineage } from './lineage.ts';
 import {
@@ -56,6 +58,8 @@ export interface TokenExchangeDeps {
   readonly fetch?: typeof fetch;
   /** `AWS_ENDPOINT_URL_STS`: the only STS endpoint signed AWS identities may name, when set. */
   readonly stsEndpoint?: string | undefined;
+  /** Where the exchange's metrics go (M3, M4, M5, M7: exchange-metrics.ts); default none. */
+  readonly metrics?: MetricsWriter;
 }
 
 export interface TokenExchange {
@@ -79,6 +83,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
   const { config, signer, store, clock, logger } = deps;
   const policies = compilePolicies(config);
   const verifyToken = createTokenVerifier(deps);
+  const recordMetrics = createExchangeMetrics(deps.metrics ?? noMetrics, config);
 
   /** Verifies the subject and actor tokens concurrently. */
   async function verifyPresented(request: TokenExchangeRequest, audit: ExchangeAudit): Promise<Presented> {
@@ -178,15 +183,29 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
     const started = performance.now();
     const audit: ExchangeAudit = {};
     const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
+    let policyMs: number | undefined;
     try {
       const request = parseTokenExchangeRequest(form);
       audit.subject_token = tokenFingerprint(request.subjectToken);
       audit.target = request.target;
       const presented = await verifyPresented(request, audit);
-      const grant = policies.decide({ ...presented, audience: request.target, scopes: request.scopes });
+      const grant = timed(
+        () => policies.decide({ ...presented, audience: request.target, scopes: request.scopes }),
+        (ms) => {
+          policyMs = ms;
+        },
+      );
       audit.policy = grant.policy.name;
       const issued = await issue(request, presented, grant, audit);
-      logger.info('token.issued', { ...audit, duration_ms: elapsed() });
+      const durationMs = elapsed();
+      logger.info('token.issued', { ...audit, duration_ms: durationMs });
+      recordMetrics({
+        outcome: 'issued',
+        policy: grant.policy.name,
+        durationMs,
+        policyMs: policyMs ?? 0,
+        tokenBytes: issued.token.length,
+      });
       return {
         access_token: issued.token,
         issued_token_type: request.issuedTokenType,
@@ -200,9 +219,25 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
       // A 5xx is logged once, as `request.failed` by the handler's error middleware, with these fields.
       if (error.status >= 500) attachLogFields(thrown, fields);
       else logger.info('token.refused', fields);
+      recordMetrics({
+        outcome: error.status >= 500 ? 'failed' : 'refused',
+        reason: error.reason,
+        durationMs: fields.duration_ms,
+        policyMs,
+      });
       throw error instanceof OAuthError ? error : thrown;
     }
   }
 
   return { exchange, policies, verifyToken };
+}
+
+/** Runs `fn` and reports its duration in milliseconds, whether it returned or threw. */
+function timed<T>(fn: () => T, report: (ms: number) => void): T {
+  const started = performance.now();
+  try {
+    return fn();
+  } finally {
+    report(performance.now() - started);
+  }
 }
