@@ -24,6 +24,21 @@ export interface AccessTokenAuthOptions {
   readonly realm?: string;
   /** Refusals are logged here (reason and status; never the token). */
   readonly logger?: Logger;
+  /**
+   * Called once per request with the validation outcome and its latency (SLIs M1 and M2), e.g.
+   * `validationMetrics({ service: 'orders' })` (validation-metrics.ts) for CloudWatch on Lambda.
+   */
+  readonly onResult?: (result: ValidationResult) => void;
+}
+
+/** What a validation ended in, for metrics: never the token, its subject or its jti. */
+export interface ValidationResult {
+  /** `missing`: no bearer credential; `malformed`: not one bearer token; `unavailable`: 503. */
+  readonly outcome: 'valid' | 'missing' | 'malformed' | 'invalid' | 'insufficient_scope' | 'unavailable';
+  readonly status: number;
+  /** The private reason of a refusal (lib/shared/reasons.ts). */
+  readonly reason?: string;
+  readonly durationMs: number;
 }
 
 type Event = APIGatewayProxyEventV2;
@@ -52,7 +67,7 @@ function authorization(event: Event): string | undefined {
 export function accessTokenAuth(
   options: AccessTokenAuthOptions,
 ): MiddyMiddleware<Event, Result, Context & AccessTokenContext> {
-  const { verifier, realm, logger } = options;
+  const { verifier, realm, logger, onResult } = options;
   const scopes = options.scopes ?? [];
   const needed = [...new Set([...verifier.requiredScopes, ...scopes])].join(' ');
 
@@ -75,20 +90,29 @@ export function accessTokenAuth(
   };
   return {
     before: async (request) => {
+      const started = performance.now();
+      const report = (outcome: ValidationResult['outcome'], status: number, reason?: string) =>
+        onResult?.({ outcome, status, reason, durationMs: performance.now() - started });
       const header = authorization(request.event);
       // RFC 7235: the scheme is case-insensitive; another scheme is no bearer credential at all.
-      if (header === undefined || !BEARER.test(header)) return refusal(401, undefined);
+      if (header === undefined || !BEARER.test(header)) {
+        report('missing', 401);
+        return refusal(401, undefined);
+      }
       const token = header.slice(7).trim();
       if (token.length === 0 || token.includes(' ')) {
         logger?.info('access_token.refused', { status: 400, reason: 'malformed_authorization' });
+        report('malformed', 400, 'malformed_authorization');
         return refusal(400, 'invalid_request', 'the Authorization header is malformed');
       }
       try {
         request.context.accessToken = await verifier.verify(token, scopes);
+        report('valid', 200);
         return undefined;
       } catch (thrown) {
         const error = toOAuthError(thrown);
         logger?.info('access_token.refused', { status: error.status, reason: error.reason });
+        report(outcomeOf(error.code, error.status), error.status, error.reason);
         if (error.code === 'invalid_token' || error.code === 'insufficient_scope') {
           return refusal(error.status, error.code, error.description);
         }
@@ -101,4 +125,9 @@ export function accessTokenAuth(
       }
     },
   };
+}
+
+function outcomeOf(code: string, status: number): ValidationResult['outcome'] {
+  if (code === 'insufficient_scope') return 'insufficient_scope';
+  return status >= 500 ? 'unavailable' : 'invalid';
 }
