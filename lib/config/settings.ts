@@ -34,6 +34,12 @@ export interface Settings {
   readonly host: string;
   readonly port: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** `STS_METRICS_NAMESPACE`: CloudWatch namespace of the EMF metrics; unset: no metrics. */
+  readonly metricsNamespace: string | undefined;
+  /** `STS_PROBER=on`: trust the prober's issuer for its one policy (lib/ops/prober-issuer.ts). */
+  readonly prober: boolean;
+  /** `STS_PROBER_KEY_ID`: the prober issuer's KMS key (the prober signs with it, prober-jwks publishes it). */
+  readonly proberKeyId: string | undefined;
 }
 
 export interface DataKeySettings {
@@ -114,5 +120,8 @@ export function loadSettings(env: Env = process.env): Settings {
     host: env.HOST || '127.0.0.1',
     port,
     logLevel: oneOf(env, 'STS_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),
+    metricsNamespace: env.STS_METRICS_NAMESPACE || undefined,
+    prober: oneOf(env, 'STS_PROBER', ['on', 'off'] as const, 'off') === 'on',
+    proberKeyId: env.STS_PROBER_KEY_ID || undefined,
   });
 }

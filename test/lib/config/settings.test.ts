@@ -29,6 +29,9 @@ describe('loadSettings', () => {
       host: '127.0.0.1',
       port: 8787,
       logLevel: 'info',
+      metricsNamespace: undefined,
+      prober: false,
+      proberKeyId: undefined,
     });
   });
 
@@ -41,6 +44,9 @@ describe('loadSettings', () => {
       'STS_TABLE_NAME',
       'STS_DATA_DIR',
       'PORT',
+      'STS_METRICS_NAMESPACE',
+      'STS_PROBER',
+      'STS_PROBER_KEY_ID',
     ];
     expect(loadSettings(Object.fromEntries(empty.map((name) => [name, ''])))).toEqual(loadSettings({}));
   });
@@ -62,6 +68,9 @@ describe('loadSettings', () => {
       HOST: '0.0.0.0',
       PORT: '0',
       STS_LOG_LEVEL: 'silent',
+      STS_METRICS_NAMESPACE: 'ServerlessSTS/prod',
+      STS_PROBER: 'on',
+      STS_PROBER_KEY_ID: 'alias/sts-prober',
     });
     expect(settings).toEqual({
       configPath: '/etc/sts.config.json',
@@ -77,6 +86,9 @@ describe('loadSettings', () => {
       host: '0.0.0.0',
       port: 0,
       logLevel: 'silent',
+      metricsNamespace: 'ServerlessSTS/prod',
+      prober: true,
+      proberKeyId: 'alias/sts-prober',
     });
     expect(Object.isFrozen(settings)).toBe(true);
   });
