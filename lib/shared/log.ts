@@ -1,6 +1,7 @@
 // Structured audit and operational logging. One JSON object per line; never a raw token: tokens
 // appear only as `tokenFingerprint` (a SHA-256 prefix) beside their `jti`, `sub` and policy.
 
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -15,6 +16,19 @@ export interface Logger {
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
+/**
+ * Fields every line written inside `run` carries, e.g. the Lambda request id and API Gateway's
+ * request id as `correlation_id` (lambdas/define-handler.ts): one request's lines can be found
+ * together across the handler, the exchange and the error handler without passing a logger down.
+ * Only identifiers go here, never a token.
+ */
+const context = new AsyncLocalStorage<LogFields>();
+
+/** Runs `fn` with `fields` added to every log line written during it (and its async work). */
+export function withLogContext<T>(fields: LogFields, fn: () => T): T {
+  return context.run(fields, fn);
+}
+
 /** First 16 hex digits of the token's SHA-256: enough to correlate, useless to replay. */
 export const tokenFingerprint = (token: string): string =>
   createHash('sha256').update(token).digest('hex').slice(0, 16);
@@ -27,7 +41,10 @@ export function createLogger(
     (at: Exclude<LogLevel, 'silent'>) =>
     (message: string, fields: LogFields = {}) => {
       if (RANK[at] < RANK[level]) return;
-      const record = { level: at, time: new Date().toISOString(), message, ...fields };
+      const scoped = context.getStore();
+      const record = scoped
+        ? { level: at, time: new Date().toISOString(), message, ...scoped, ...fields }
+        : { level: at, time: new Date().toISOString(), message, ...fields };
       // The replacer only changes Errors; with only primitive fields there is none to change, and
       // JSON.stringify is faster without one (every token exchange logs a line).
       write(primitivesOnly(fields) ? JSON.stringify(record) : JSON.stringify(record, errorReplacer));
