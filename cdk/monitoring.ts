@@ -1,10 +1,11 @@
-// Metrics, alarms and a dashboard for the token service, with no cost on the request path: the
-// handlers already write one JSON line per decision (lib/shared/log.ts: `token.issued`,
-// `token.refused` with `error` and `reason`, `request.failed` for every 5xx, each exchange with
-// `duration_ms`), and CloudWatch metric filters turn those lines into metrics. API Gateway's own
-// metrics give request counts, 5xx and latency; its JSON access log gives stage throttling (429).
+// The SLIs of the token service as CloudWatch metrics, alarms and a dashboard. Every service
+// metric is an EMF line its function writes (lib/shared/emf.ts; names in
+// lib/shared/metric-names.ts), so no metric filter reads the audit log; the one exception is API
+// Gateway's own throttling (429), which only its access log records. Each alarm's meaning and
+// first checks are in docs/operations.md, under the alarm's id. Thresholds default to the SLI
+// targets and are props.
 
-import { Duration } from 'aws-cdk-lib';
+import { Annotations, Duration } from 'aws-cdk-lib';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -12,71 +13,508 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { REASONS, reasonPrefix, TOKEN_CHECKS } from '../lib/shared/reasons.ts';
+import {
+  EXCHANGE_METRICS,
+  PROBER_METRICS,
+  REQUEST_METRICS,
+  VALIDATION_METRICS,
+} from '../lib/shared/metric-names.ts';
+import { REASONS, TOKEN_CHECKS } from '../lib/shared/reasons.ts';
+import { DEFAULT_CONSUMER_NAMESPACE } from '../lib/verify/validation-metrics.ts';
 
 const PERIOD = Duration.minutes(5);
+const MINUTE = Duration.minutes(1);
 
+/** Every alarm's threshold; defaults are the SLI targets (docs/operations.md). */
 export interface AlarmThresholds {
-  /** Percent of requests answered 5xx, per 5 minutes, in 2 of 3 periods. Default 1. */
-  readonly errorRatePercent?: number;
-  /** Refused token requests per 5 minutes (a burst of bad or hostile subject tokens). Default 100. */
-  readonly refusalsPerPeriod?: number;
-  /** API p95 latency in milliseconds, for 3 consecutive 5-minute periods. Default 1000. */
-  readonly p95LatencyMs?: number;
-  /** Throttled requests (stage 429s plus Lambda throttles) per 5 minutes. Default 1. */
-  readonly throttledPerPeriod?: number;
-  /** KMS or DynamoDB failures per 5 minutes, in 2 of 3 periods. Default 1. */
+  /** M5: percent of `POST /token` answers that are 5xx (2 of 3 five-minute periods). Default 1. */
+  readonly tokenErrorRatePercent?: number;
+  /** p99 of `POST /token` handling, milliseconds (three five-minute periods). Default 1000. */
+  readonly tokenLatencyP99Ms?: number;
+  /** M4: percent of exchanges refused (three five-minute periods). Default 25. */
+  readonly denialRatePercent?: number;
+  /** M3: p99 of the trust-policy decision, milliseconds (three periods). Default 5. */
+  readonly policyEvaluationP99Ms?: number;
+  /** M7: largest issued token, bytes (one period). Default 4096. */
+  readonly maxTokenBytes?: number;
+  /** KMS and DynamoDB failures per five minutes (2 of 3 periods). Default 1. */
   readonly dependencyErrorsPerPeriod?: number;
+  /** Percent of API requests throttled (stage 429 or Lambda throttles; three periods). Default 5. */
+  readonly throttledPercent?: number;
+  /** Percent of the account's KMS cryptographic request quota used (3 of 5 minutes). Default 80. */
+  readonly kmsQuotaPercent?: number;
+  /** M1: percent of consumers' validations that failed because the STS could not be reached. Default 1. */
+  readonly validationUnavailablePercent?: number;
+  /** M2: p99 of consumers' successful validations, milliseconds (three periods). Default 50. */
+  readonly validationLatencyP99Ms?: number;
+  /** M9: revocation propagation lag seen by the prober, milliseconds (2 of 3 minutes). Default 15000. */
+  readonly revocationLagMs?: number;
+  /**
+   * Requests per five minutes below which the rate alarms (5xx, denials, throttling, validation)
+   * stay quiet, so a handful of requests (one stranger) cannot page; the prober covers a quiet
+   * outage. Default 20.
+   */
+  readonly minRequestsPerPeriod?: number;
 }
 
 export interface MonitoredFunction {
   readonly handler: string;
   readonly function: lambda.IFunction;
-  readonly logGroup: logs.ILogGroup;
-  /** Whether this function serves `POST /token` and so writes `token.*` lines. */
-  readonly exchangesTokens: boolean;
 }
 
 export interface TokenServiceMonitoringProps {
   readonly api: HttpApi;
   readonly accessLogGroup: logs.ILogGroup;
   readonly functions: readonly MonitoredFunction[];
-  /** Namespace of the log-derived metrics. */
+  /** Namespace of the service's EMF metrics (the functions' `STS_METRICS_NAMESPACE`). */
   readonly namespace: string;
+  /** Namespace the consumers' verifiers write to (validationMetrics). Default `ServerlessSTS/Consumers`. */
+  readonly consumerNamespace?: string;
+  /** Where alarms and their recovery go. Without one, synth warns: the alarms would page no one. */
   readonly alarmTopic?: sns.ITopic;
   readonly thresholds?: AlarmThresholds;
   readonly dashboardName?: string;
+  /** Whether the prober runs (cdk/prober.ts): adds its failure and revocation-lag alarms. */
+  readonly prober?: boolean;
+  /** The KMS request quota the signing key counts against (AWS/Usage `Resource`). Default ECC. */
+  readonly kmsQuotaResource?: 'CryptographicOperationsEcc' | 'CryptographicOperationsRsa';
 }
 
-/** The log-derived metrics, for callers who build their own alarms or widgets. */
+/** The metrics the dashboard and alarms use, for callers who build their own. */
 export interface TokenServiceMetrics {
   readonly tokensIssued: cloudwatch.Metric;
   readonly tokenRefusals: cloudwatch.Metric;
-  /** `TokenRefusals` by `reason` (one series per reason; the reasons are listed in lib/shared/reasons.ts). */
+  readonly tokenFailures: cloudwatch.Metric;
   readonly refusalsByReason: cloudwatch.MathExpression;
   readonly exchangeLatency: cloudwatch.Metric;
-  readonly serverErrors: cloudwatch.Metric;
+  readonly policyEvaluationTime: cloudwatch.Metric;
+  readonly issuedTokenSize: cloudwatch.Metric;
   readonly kmsErrors: cloudwatch.Metric;
   readonly dynamoDbErrors: cloudwatch.Metric;
   readonly throttledRequests: cloudwatch.Metric;
+  readonly kmsQuotaUsage: cloudwatch.MathExpression;
+  /** Per handler: requests, 5xx and latency. */
+  requests(handler: string): cloudwatch.Metric;
+  serverErrors(handler: string): cloudwatch.Metric;
+  latency(handler: string, statistic?: string): cloudwatch.Metric;
 }
 
-export const METRIC_NAMES = {
-  tokensIssued: 'TokensIssued',
-  tokenRefusals: 'TokenRefusals',
-  exchangeLatency: 'ExchangeLatency',
-  serverErrors: 'ServerErrors',
-  kmsErrors: 'KmsErrors',
-  dynamoDbErrors: 'DynamoDbErrors',
-  throttledRequests: 'ThrottledRequests',
-} as const;
+/** The alarms by SLI; the prober's exist only with `prober: true`. */
+export interface TokenServiceAlarms {
+  readonly tokenErrorRate: cloudwatch.Alarm;
+  readonly tokenLatency: cloudwatch.Alarm;
+  readonly denialRate: cloudwatch.Alarm;
+  readonly policyEvaluation: cloudwatch.Alarm;
+  readonly tokenSize: cloudwatch.Alarm;
+  readonly dependencies: cloudwatch.Alarm;
+  readonly throttling: cloudwatch.Alarm;
+  readonly kmsQuota: cloudwatch.Alarm;
+  readonly validationUnavailable: cloudwatch.Alarm;
+  readonly validationLatency: cloudwatch.Alarm;
+  readonly probeFailures?: Readonly<Record<'exchange' | 'refusal' | 'revocation', cloudwatch.Alarm>>;
+  readonly revocationLag?: cloudwatch.Alarm;
+}
 
-const message = (text: string) => logs.FilterPattern.stringValue('$.message', '=', text);
-const failedWith = (prefix: string) =>
-  logs.FilterPattern.all(
-    message('request.failed'),
-    logs.FilterPattern.stringValue('$.reason', '=', `${prefix}*`),
-  );
+/** Metric name of the one metric filter (API Gateway's 429s, from its access log). */
+export const THROTTLED_REQUESTS = 'ThrottledRequests';
+const VALIDATION_OUTCOMES = ['valid', 'missing', 'malformed', 'invalid', 'insufficient_scope', 'unavailable'];
+export const PROBES = ['exchange', 'refusal', 'revocation'] as const;
+
+export class TokenServiceMonitoring extends Construct {
+  readonly metrics: TokenServiceMetrics;
+  readonly alarms: TokenServiceAlarms;
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: TokenServiceMonitoringProps) {
+    super(scope, id);
+    const { api, namespace } = props;
+    const t = props.thresholds ?? {};
+    const consumers = props.consumerNamespace ?? DEFAULT_CONSUMER_NAMESPACE;
+    const minRequests = t.minRequestsPerPeriod ?? 20;
+
+    new logs.MetricFilter(this, THROTTLED_REQUESTS, {
+      logGroup: props.accessLogGroup,
+      metricNamespace: namespace,
+      filterPattern: logs.FilterPattern.numberValue('$.status', '=', 429),
+      metricName: THROTTLED_REQUESTS,
+      metricValue: '1',
+      unit: cloudwatch.Unit.COUNT,
+    });
+
+    const metric = (
+      metricName: string,
+      statistic: string,
+      options: { dimensions?: Record<string, string>; period?: Duration; label?: string; ns?: string } = {},
+    ) =>
+      new cloudwatch.Metric({
+        namespace: options.ns ?? namespace,
+        metricName,
+        statistic,
+        period: options.period ?? PERIOD,
+        dimensionsMap: options.dimensions,
+        label: options.label ?? metricName,
+      });
+    const byHandler = (name: string, statistic: string, handler: string, label: string) =>
+      metric(name, statistic, { dimensions: { handler }, label });
+    const kmsUsage = new cloudwatch.Metric({
+      namespace: 'AWS/Usage',
+      metricName: 'CallCount',
+      dimensionsMap: {
+        Service: 'KMS',
+        Type: 'API',
+        Resource: props.kmsQuotaResource ?? 'CryptographicOperationsEcc',
+        Class: 'None',
+      },
+      statistic: 'Sum',
+      period: MINUTE,
+    });
+    this.metrics = {
+      tokensIssued: metric(EXCHANGE_METRICS.issued, 'Sum'),
+      tokenRefusals: metric(EXCHANGE_METRICS.refused, 'Sum'),
+      tokenFailures: metric(EXCHANGE_METRICS.failed, 'Sum'),
+      refusalsByReason: new cloudwatch.MathExpression({
+        expression: `SEARCH('{${namespace},reason} MetricName="${EXCHANGE_METRICS.refused}"', 'Sum', ${PERIOD.toSeconds()})`,
+        usingMetrics: {},
+        label: 'Refusals by reason',
+        period: PERIOD,
+      }),
+      exchangeLatency: metric(EXCHANGE_METRICS.latency, 'p99', { label: 'Exchange p99 (ms)' }),
+      policyEvaluationTime: metric(EXCHANGE_METRICS.policyTime, 'p99', {
+        label: 'Policy evaluation p99 (ms)',
+      }),
+      issuedTokenSize: metric(EXCHANGE_METRICS.tokenSize, 'Maximum', { label: 'Largest token (bytes)' }),
+      kmsErrors: metric(REQUEST_METRICS.dependencyErrors, 'Sum', {
+        dimensions: { dependency: 'kms' },
+        label: 'KMS',
+      }),
+      dynamoDbErrors: metric(REQUEST_METRICS.dependencyErrors, 'Sum', {
+        dimensions: { dependency: 'dynamodb' },
+        label: 'DynamoDB',
+      }),
+      throttledRequests: metric(THROTTLED_REQUESTS, 'Sum', { label: 'API 429' }),
+      // Usage per second against the quota (per second); SERVICE_QUOTA reads the applied quota.
+      kmsQuotaUsage: new cloudwatch.MathExpression({
+        expression: '100 * (usage / 60) / SERVICE_QUOTA(usage)',
+        usingMetrics: { usage: kmsUsage },
+        label: 'KMS request quota used (%)',
+        period: MINUTE,
+      }),
+      requests: (handler) => byHandler(REQUEST_METRICS.requests, 'Sum', handler, `${handler} requests`),
+      serverErrors: (handler) => byHandler(REQUEST_METRICS.serverErrors, 'Sum', handler, `${handler} 5xx`),
+      latency: (handler, statistic = 'p99') =>
+        byHandler(REQUEST_METRICS.latency, statistic, handler, `${handler} ${statistic} (ms)`),
+    };
+    const m = this.metrics;
+
+    /** `100 * part / whole` when `whole` reached the minimum volume, else 0. */
+    const rate = (
+      label: string,
+      part: string,
+      whole: string,
+      usingMetrics: Record<string, cloudwatch.IMetric>,
+    ) =>
+      new cloudwatch.MathExpression({
+        expression: `IF(${whole} >= ${minRequests}, 100 * ${part} / ${whole}, 0)`,
+        usingMetrics,
+        label,
+        period: PERIOD,
+      });
+    const tokenErrorRate = rate('POST /token 5xx (%)', 'errors', 'requests', {
+      errors: m.serverErrors('token'),
+      requests: m.requests('token'),
+    });
+    const denialRate = rate('Refused exchanges (%)', 'refused', '(FILL(issued, 0) + refused)', {
+      refused: m.tokenRefusals,
+      issued: m.tokensIssued,
+    });
+    const apiRequests = api.metricCount({ statistic: 'Sum', period: PERIOD, label: 'API requests' });
+    const lambdaThrottles = Object.fromEntries(
+      props.functions.map((fn, index) => [
+        `lambda${index}`,
+        fn.function.metricThrottles({ statistic: 'Sum', period: PERIOD }),
+      ]),
+    );
+    const throttled = new cloudwatch.MathExpression({
+      expression: `SUM([${['api429', ...Object.keys(lambdaThrottles)].map((name) => `FILL(${name}, 0)`).join(', ')}])`,
+      usingMetrics: { api429: m.throttledRequests, ...lambdaThrottles },
+      label: 'Throttled (429 + Lambda)',
+      period: PERIOD,
+    });
+    const throttledRate = rate('Throttled (%)', 'throttled', 'requests', {
+      throttled,
+      requests: apiRequests,
+    });
+    const dependencyErrors = new cloudwatch.MathExpression({
+      expression: 'FILL(kms, 0) + FILL(dynamodb, 0)',
+      usingMetrics: { kms: m.kmsErrors, dynamodb: m.dynamoDbErrors },
+      label: 'KMS + DynamoDB errors',
+      period: PERIOD,
+    });
+    const validations = Object.fromEntries(
+      VALIDATION_OUTCOMES.map((outcome) => [
+        outcome,
+        metric(VALIDATION_METRICS.validations, 'Sum', {
+          ns: consumers,
+          dimensions: { outcome },
+          label: outcome,
+        }),
+      ]),
+    );
+    const validationTotal = `(${VALIDATION_OUTCOMES.map((outcome) => `FILL(${outcome}, 0)`).join(' + ')})`;
+    const validationUnavailable = rate(
+      'Validations the STS could not decide (%)',
+      'unavailable',
+      validationTotal,
+      validations,
+    );
+    const validationLatency = metric(VALIDATION_METRICS.latency, 'p99', {
+      ns: consumers,
+      dimensions: { outcome: 'valid' },
+      label: 'Validation p99 (ms)',
+    });
+
+    const alarm = (
+      id: string,
+      source: cloudwatch.IMetric,
+      threshold: number,
+      evaluation: { periods: number; datapoints: number },
+      missing: cloudwatch.TreatMissingData,
+      description: string,
+      comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    ) => {
+      const created = new cloudwatch.Alarm(this, id, {
+        metric: source,
+        threshold,
+        comparisonOperator,
+        evaluationPeriods: evaluation.periods,
+        datapointsToAlarm: evaluation.datapoints,
+        treatMissingData: missing,
+        alarmDescription: `${description} Runbook: docs/operations.md#${id.toLowerCase()}`,
+      });
+      if (props.alarmTopic) {
+        created.addAlarmAction(new SnsAction(props.alarmTopic));
+        created.addOkAction(new SnsAction(props.alarmTopic));
+      }
+      return created;
+    };
+    // No data means no traffic (nothing failed, nothing was slow); a silent outage is what the
+    // prober's alarms catch, and they treat missing data as breaching.
+    const quiet = cloudwatch.TreatMissingData.NOT_BREACHING;
+    const atLeast = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
+    const three = { periods: 3, datapoints: 3 };
+    const twoOfThree = { periods: 3, datapoints: 2 };
+    const alarms: Record<string, unknown> = {
+      tokenErrorRate: alarm(
+        'TokenErrorRateAlarm',
+        tokenErrorRate,
+        t.tokenErrorRatePercent ?? 1,
+        twoOfThree,
+        quiet,
+        'POST /token answered 5xx to more than the allowed share of requests (M5).',
+      ),
+      tokenLatency: alarm(
+        'TokenLatencyP99Alarm',
+        m.latency('token'),
+        t.tokenLatencyP99Ms ?? 1000,
+        three,
+        quiet,
+        'POST /token p99 handling time stayed above its target for 15 minutes.',
+      ),
+      denialRate: alarm(
+        'DenialRateAlarm',
+        denialRate,
+        t.denialRatePercent ?? 25,
+        three,
+        quiet,
+        'A large share of token exchanges is refused (M4): a broken client or policy change, or probing.',
+      ),
+      policyEvaluation: alarm(
+        'PolicyEvaluationAlarm',
+        m.policyEvaluationTime,
+        t.policyEvaluationP99Ms ?? 5,
+        three,
+        quiet,
+        'Trust-policy evaluation p99 stayed above its target (M3): too many or too broad policies.',
+      ),
+      tokenSize: alarm(
+        'TokenSizeAlarm',
+        m.issuedTokenSize,
+        t.maxTokenBytes ?? 4096,
+        { periods: 1, datapoints: 1 },
+        quiet,
+        'An issued token was larger than relying parties may accept in a header (M7).',
+      ),
+      dependencies: alarm(
+        'DependencyErrorsAlarm',
+        dependencyErrors,
+        t.dependencyErrorsPerPeriod ?? 1,
+        twoOfThree,
+        quiet,
+        'KMS or DynamoDB calls failed (throttled, unavailable or denied): callers got 503 or 500.',
+        atLeast,
+      ),
+      throttling: alarm(
+        'ThrottlingAlarm',
+        throttledRate,
+        t.throttledPercent ?? 5,
+        three,
+        quiet,
+        'A sustained share of API requests was throttled (stage 429 or Lambda concurrency).',
+      ),
+      kmsQuota: alarm(
+        'KmsQuotaAlarm',
+        m.kmsQuotaUsage,
+        t.kmsQuotaPercent ?? 80,
+        { periods: 5, datapoints: 3 },
+        quiet,
+        "The account's KMS cryptographic request rate is close to its quota: Sign will be throttled.",
+      ),
+      validationUnavailable: alarm(
+        'ValidationUnavailableAlarm',
+        validationUnavailable,
+        t.validationUnavailablePercent ?? 1,
+        three,
+        quiet,
+        'Consumers could not validate tokens because the STS JWKS, discovery or introspection was unreachable (M1).',
+      ),
+      validationLatency: alarm(
+        'ValidationLatencyAlarm',
+        validationLatency,
+        t.validationLatencyP99Ms ?? 50,
+        three,
+        quiet,
+        "Consumers' token validation p99 stayed above its target (M2).",
+      ),
+    };
+    if (props.prober) {
+      alarms.probeFailures = Object.fromEntries(
+        PROBES.map((probe) => [
+          probe,
+          alarm(
+            `ProbeFailure${probe[0]!.toUpperCase()}${probe.slice(1)}Alarm`,
+            metric(PROBER_METRICS.failure, 'Maximum', {
+              dimensions: { probe },
+              period: MINUTE,
+              label: probe,
+            }),
+            1,
+            { periods: 5, datapoints: 3 },
+            // The prober writes every minute: silence means it, or the region, is down.
+            cloudwatch.TreatMissingData.BREACHING,
+            `The ${probe} probe failed in 3 of the last 5 minutes, or the prober stopped reporting.`,
+            atLeast,
+          ),
+        ]),
+      );
+      alarms.revocationLag = alarm(
+        'RevocationLagAlarm',
+        metric(PROBER_METRICS.revocationLag, 'Maximum', { period: MINUTE, label: 'Revocation lag (ms)' }),
+        t.revocationLagMs ?? 15_000,
+        twoOfThree,
+        // A missing lag means the revocation probe failed, which its own alarm reports.
+        quiet,
+        'Introspection kept accepting a revoked token longer than the revocation SLO (M9).',
+      );
+    }
+    this.alarms = alarms as unknown as TokenServiceAlarms;
+
+    if (!props.alarmTopic) {
+      Annotations.of(this).addWarningV2(
+        'sts:no-alarm-topic',
+        'TokenService has no alarmTopic: its alarms notify no one. Set alarmTopic (or -c alarmTopicArn=...).',
+      );
+    }
+
+    const graph = (title: string, left: cloudwatch.IMetric[], width = 8, right: cloudwatch.IMetric[] = []) =>
+      new cloudwatch.GraphWidget({ title, left, right, width, height: 6 });
+    const handlers = props.functions.map((fn) => fn.handler);
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: props.dashboardName,
+      defaultInterval: Duration.hours(3),
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.AlarmStatusWidget({
+        title: 'Alarms',
+        alarms: collectAlarms(this.alarms),
+        width: 24,
+        height: 4,
+      }),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Exchanges: issued, refused, failed (M4, M5)',
+        [m.tokensIssued, m.tokenRefusals, m.tokenFailures],
+        8,
+        [denialRate, tokenErrorRate],
+      ),
+      graph('Refusals by reason', [m.refusalsByReason]),
+      graph('Exchange and policy time (M3)', [m.exchangeLatency, m.latency('token')], 8, [
+        m.policyEvaluationTime,
+      ]),
+    );
+    this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: refusalLegend(), width: 24, height: 6 }));
+    this.dashboard.addWidgets(
+      graph('Issued token size, bytes (M7)', [
+        metric(EXCHANGE_METRICS.tokenSize, 'p50', { label: 'p50' }),
+        metric(EXCHANGE_METRICS.tokenSize, 'p99', { label: 'p99' }),
+        m.issuedTokenSize,
+      ]),
+      graph('Consumers: validations by outcome (M1)', Object.values(validations), 8, [validationUnavailable]),
+      graph('Consumers: validation p50 / p99, ms (M2)', [
+        metric(VALIDATION_METRICS.latency, 'p50', {
+          ns: consumers,
+          dimensions: { outcome: 'valid' },
+          label: 'p50',
+        }),
+        validationLatency,
+      ]),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Requests by route handler',
+        handlers.map((handler) => m.requests(handler)),
+      ),
+      graph(
+        '5xx by route handler',
+        handlers.map((handler) => m.serverErrors(handler)),
+      ),
+      graph(
+        'p99 by route handler, ms',
+        handlers.map((handler) => m.latency(handler)),
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph('KMS and DynamoDB errors', [m.kmsErrors, m.dynamoDbErrors], 8, [
+        metric(REQUEST_METRICS.dependencyErrors, 'Sum', {
+          dimensions: { dependency: 'issuer_jwks' },
+          label: 'issuer JWKS',
+        }),
+      ]),
+      graph('Throttling', [throttled], 8, [throttledRate]),
+      graph('KMS request quota used (%)', [m.kmsQuotaUsage]),
+    );
+    if (props.prober) {
+      this.dashboard.addWidgets(
+        graph(
+          'Prober: failures by probe',
+          PROBES.map((probe) =>
+            metric(PROBER_METRICS.failure, 'Maximum', {
+              dimensions: { probe },
+              period: MINUTE,
+              label: probe,
+            }),
+          ),
+          12,
+        ),
+        graph(
+          'Prober: revocation lag, ms (M9)',
+          [metric(PROBER_METRICS.revocationLag, 'Maximum', { period: MINUTE, label: 'Revocation lag (ms)' })],
+          12,
+        ),
+      );
+    }
+  }
+}
 
 /** The dashboard's legend for "Refusals by reason": the refusals of `POST /token`, from the registry. */
 function refusalLegend(): string {
@@ -93,251 +531,11 @@ function refusalLegend(): string {
   ].join('\n');
 }
 
-export class TokenServiceMonitoring extends Construct {
-  readonly metrics: TokenServiceMetrics;
-  readonly alarms: {
-    readonly errorRate: cloudwatch.Alarm;
-    readonly refusals: cloudwatch.Alarm;
-    readonly latency: cloudwatch.Alarm;
-    readonly throttling: cloudwatch.Alarm;
-    readonly dependencies: cloudwatch.Alarm;
-  };
-  readonly dashboard: cloudwatch.Dashboard;
-
-  constructor(scope: Construct, id: string, props: TokenServiceMonitoringProps) {
-    super(scope, id);
-    const { api, namespace } = props;
-    const thresholds = props.thresholds ?? {};
-
-    const filter = (
-      logGroup: logs.ILogGroup,
-      id: string,
-      options: Omit<logs.MetricFilterOptions, 'metricNamespace'>,
-    ) => new logs.MetricFilter(this, id, { logGroup, metricNamespace: namespace, ...options });
-
-    props.functions.forEach((fn) => {
-      const at = (name: string) => `${name}-${fn.handler}`;
-      if (fn.exchangesTokens) {
-        filter(fn.logGroup, at('TokensIssued'), {
-          filterPattern: message('token.issued'),
-          metricName: METRIC_NAMES.tokensIssued,
-          metricValue: '1',
-          unit: cloudwatch.Unit.COUNT,
-        });
-        filter(fn.logGroup, at('TokenRefusals'), {
-          filterPattern: message('token.refused'),
-          metricName: METRIC_NAMES.tokenRefusals,
-          metricValue: '1',
-          unit: cloudwatch.Unit.COUNT,
-        });
-        filter(fn.logGroup, at('TokenRefusalsByReason'), {
-          filterPattern: message('token.refused'),
-          metricName: METRIC_NAMES.tokenRefusals,
-          metricValue: '1',
-          dimensions: { reason: '$.reason' },
-          unit: cloudwatch.Unit.COUNT,
-        });
-        filter(fn.logGroup, at('ExchangeLatency'), {
-          filterPattern: logs.FilterPattern.any(
-            message('token.issued'),
-            message('token.refused'),
-            message('request.failed'),
-          ),
-          metricName: METRIC_NAMES.exchangeLatency,
-          metricValue: '$.duration_ms',
-          unit: cloudwatch.Unit.MILLISECONDS,
-        });
-      }
-      // `request.failed` is written once per 5xx by every handler (lambdas/http.ts), with the
-      // reason the store or signer gave at its edge: `kms.<operation>.*`, `dynamodb.<operation>.*`.
-      filter(fn.logGroup, at('ServerErrors'), {
-        filterPattern: message('request.failed'),
-        metricName: METRIC_NAMES.serverErrors,
-        metricValue: '1',
-        unit: cloudwatch.Unit.COUNT,
-      });
-      filter(fn.logGroup, at('KmsErrors'), {
-        filterPattern: failedWith(reasonPrefix('kms')),
-        metricName: METRIC_NAMES.kmsErrors,
-        metricValue: '1',
-        unit: cloudwatch.Unit.COUNT,
-      });
-      filter(fn.logGroup, at('DynamoDbErrors'), {
-        filterPattern: failedWith(reasonPrefix('dynamodb')),
-        metricName: METRIC_NAMES.dynamoDbErrors,
-        metricValue: '1',
-        unit: cloudwatch.Unit.COUNT,
-      });
-    });
-    filter(props.accessLogGroup, 'ThrottledRequests', {
-      filterPattern: logs.FilterPattern.numberValue('$.status', '=', 429),
-      metricName: METRIC_NAMES.throttledRequests,
-      metricValue: '1',
-      unit: cloudwatch.Unit.COUNT,
-    });
-
-    const logMetric = (metricName: string, statistic = 'Sum', label?: string) =>
-      new cloudwatch.Metric({ namespace, metricName, statistic, period: PERIOD, label: label ?? metricName });
-    this.metrics = {
-      tokensIssued: logMetric(METRIC_NAMES.tokensIssued),
-      tokenRefusals: logMetric(METRIC_NAMES.tokenRefusals),
-      refusalsByReason: new cloudwatch.MathExpression({
-        expression: `SEARCH('{${namespace},reason} MetricName="${METRIC_NAMES.tokenRefusals}"', 'Sum', ${PERIOD.toSeconds()})`,
-        usingMetrics: {},
-        label: 'Refusals by reason',
-        period: PERIOD,
-      }),
-      exchangeLatency: logMetric(METRIC_NAMES.exchangeLatency, 'p95', 'Exchange p95 (ms)'),
-      serverErrors: logMetric(METRIC_NAMES.serverErrors),
-      kmsErrors: logMetric(METRIC_NAMES.kmsErrors),
-      dynamoDbErrors: logMetric(METRIC_NAMES.dynamoDbErrors),
-      throttledRequests: logMetric(METRIC_NAMES.throttledRequests),
-    };
-
-    const requests = api.metricCount({ statistic: 'Sum', period: PERIOD, label: 'Requests' });
-    const server5xx = api.metricServerError({ period: PERIOD, label: '5xx' });
-    const client4xx = api.metricClientError({ period: PERIOD, label: '4xx' });
-    const latency = (statistic: string) =>
-      api.metricLatency({ statistic, period: PERIOD, label: `Latency ${statistic}` });
-
-    const errorRate = new cloudwatch.MathExpression({
-      expression: 'IF(requests > 0, 100 * errors / requests, 0)',
-      usingMetrics: { requests, errors: server5xx },
-      label: '5xx rate (%)',
-      period: PERIOD,
-    });
-    const lambdaThrottles = Object.fromEntries(
-      props.functions.map((fn, index) => [
-        `lambda${index}`,
-        fn.function.metricThrottles({ statistic: 'Sum', period: PERIOD }),
-      ]),
-    );
-    const throttled = new cloudwatch.MathExpression({
-      expression: `SUM([${['api429', ...Object.keys(lambdaThrottles)].map((name) => `FILL(${name}, 0)`).join(', ')}])`,
-      usingMetrics: { api429: this.metrics.throttledRequests, ...lambdaThrottles },
-      label: 'Throttled (429 + Lambda)',
-      period: PERIOD,
-    });
-    const dependencyErrors = new cloudwatch.MathExpression({
-      expression: 'FILL(kms, 0) + FILL(dynamodb, 0)',
-      usingMetrics: { kms: this.metrics.kmsErrors, dynamodb: this.metrics.dynamoDbErrors },
-      label: 'KMS + DynamoDB errors',
-      period: PERIOD,
-    });
-
-    const alarm = (
-      id: string,
-      metric: cloudwatch.IMetric,
-      threshold: number,
-      description: string,
-      evaluation: { periods: number; datapoints: number },
-      comparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-    ) => {
-      const created = new cloudwatch.Alarm(this, id, {
-        metric,
-        threshold,
-        comparisonOperator,
-        evaluationPeriods: evaluation.periods,
-        datapointsToAlarm: evaluation.datapoints,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
-      });
-      if (props.alarmTopic) {
-        created.addAlarmAction(new SnsAction(props.alarmTopic));
-        created.addOkAction(new SnsAction(props.alarmTopic));
-      }
-      return created;
-    };
-    const atLeast = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD;
-    this.alarms = {
-      errorRate: alarm(
-        'ErrorRateAlarm',
-        errorRate,
-        thresholds.errorRatePercent ?? 1,
-        'More than the allowed percentage of STS requests ended in 5xx (KMS, DynamoDB or a bug): see ServerErrors, KmsErrors, DynamoDbErrors and the request.failed log lines.',
-        { periods: 3, datapoints: 2 },
-      ),
-      refusals: alarm(
-        'RefusalSpikeAlarm',
-        this.metrics.tokenRefusals,
-        thresholds.refusalsPerPeriod ?? 100,
-        'A spike of refused token exchanges: a misconfigured client or policy, or someone probing. The dashboard splits refusals by reason.',
-        { periods: 1, datapoints: 1 },
-      ),
-      latency: alarm(
-        'LatencyP95Alarm',
-        latency('p95'),
-        thresholds.p95LatencyMs ?? 1000,
-        'STS p95 latency stayed high for 15 minutes (KMS or DynamoDB slow, cold starts, or a slow issuer JWKS).',
-        { periods: 3, datapoints: 3 },
-      ),
-      throttling: alarm(
-        'ThrottlingAlarm',
-        throttled,
-        thresholds.throttledPerPeriod ?? 1,
-        'Requests were throttled by the API stage (429) or by Lambda concurrency: raise the throttling props or the account limits.',
-        { periods: 1, datapoints: 1 },
-        atLeast,
-      ),
-      dependencies: alarm(
-        'DependencyErrorsAlarm',
-        dependencyErrors,
-        thresholds.dependencyErrorsPerPeriod ?? 1,
-        'KMS or DynamoDB calls failed (throttled, unavailable or denied); callers got 503 or 500.',
-        { periods: 3, datapoints: 2 },
-        atLeast,
-      ),
-    };
-
-    const graph = (title: string, left: cloudwatch.IMetric[], width = 8) =>
-      new cloudwatch.GraphWidget({ title, left, width, height: 6 });
-    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
-      dashboardName: props.dashboardName,
-      defaultInterval: Duration.hours(3),
-    });
-    this.dashboard.addWidgets(
-      new cloudwatch.AlarmStatusWidget({
-        title: 'Alarms',
-        alarms: Object.values(this.alarms),
-        width: 24,
-        height: 3,
-      }),
-    );
-    this.dashboard.addWidgets(
-      graph('Tokens issued and refused', [this.metrics.tokensIssued, this.metrics.tokenRefusals]),
-      graph('Refusals by reason', [this.metrics.refusalsByReason]),
-      graph('Requests, 4xx, 5xx', [requests, client4xx, server5xx]),
-    );
-    this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: refusalLegend(), width: 24, height: 6 }));
-    this.dashboard.addWidgets(
-      graph('Latency (API, ms)', [
-        latency('p50'),
-        latency('p95'),
-        latency('p99'),
-        this.metrics.exchangeLatency,
-      ]),
-      graph('Errors: server, KMS, DynamoDB', [
-        errorRate,
-        this.metrics.serverErrors,
-        this.metrics.kmsErrors,
-        this.metrics.dynamoDbErrors,
-      ]),
-      graph('Throttling', [throttled]),
-    );
-    this.dashboard.addWidgets(
-      graph(
-        'Lambda duration p95 (ms)',
-        props.functions.map((fn) => fn.function.metricDuration({ statistic: 'p95', label: fn.handler })),
-        12,
-      ),
-      graph(
-        'Lambda errors and throttles',
-        props.functions.flatMap((fn) => [
-          fn.function.metricErrors({ label: `${fn.handler} errors` }),
-          fn.function.metricThrottles({ label: `${fn.handler} throttles` }),
-        ]),
-        12,
-      ),
-    );
-  }
+function collectAlarms(alarms: TokenServiceAlarms): cloudwatch.IAlarm[] {
+  const { probeFailures, revocationLag, ...rest } = alarms;
+  return [
+    ...Object.values(rest),
+    ...(probeFailures ? Object.values(probeFailures) : []),
+    ...(revocationLag ? [revocationLag] : []),
+  ];
 }

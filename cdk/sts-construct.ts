@@ -35,6 +35,7 @@ import { accessOf, type HandlerAccess, tableConditions } from './handler-access.
 import { handlerFunction, handlerSource } from './handler-code.ts';
 import { KeyUseAlerts } from './key-policy.ts';
 import { type AlarmThresholds, TokenServiceMonitoring } from './monitoring.ts';
+import { type ProberOptions, TokenServiceProber } from './prober.ts';
 import { type ConfigSource, checkIssuerForDomain, stageConfig } from './service-config.ts';
 import { type ExternalPublishedKey, type SigningKeyOptions, SigningKeys } from './signing-keys.ts';
 import { concurrencyFor, routeThrottles, type Throttle, type ThrottleOptions } from './throttling.ts';
@@ -106,8 +107,10 @@ export interface TokenServiceProps {
   /** Where alarms (and their recovery) are sent. Default none: alarms only show in CloudWatch. */
   readonly alarmTopic?: sns.ITopic;
   readonly alarmThresholds?: AlarmThresholds;
-  /** Namespace of the log-derived metrics. Default `ServerlessSTS/<stack name>`. */
+  /** Namespace of the service's metrics (EMF, docs/operations.md). Default `ServerlessSTS/<stack name>`. */
   readonly metricNamespace?: string;
+  /** Namespace consumers' verifiers write validation metrics to. Default `ServerlessSTS/Consumers`. */
+  readonly consumerMetricNamespace?: string;
   /** Memory of every function, MB. Default 1024 (CPU scales with it; cold starts shrink). */
   readonly memorySize?: number;
   /**
@@ -121,6 +124,11 @@ export interface TokenServiceProps {
   readonly signingMode?: 'kms' | 'data-key';
   /** Data-key mode: rotation period, publish lead and schedule (defaults 1 day, 10 min, 5 min). */
   readonly dataKeyRotation?: DataKeyRotationOptions;
+  /**
+   * Run the prober (cdk/prober.ts): every minute an exchange, a refusal and a revocation through
+   * the public endpoint, with alarms on failures and on revocation lag. Default off.
+   */
+  readonly prober?: ProberOptions;
   /** Per-handler KMS and DynamoDB access, added to or replacing cdk/handler-access.ts entries. */
   readonly handlerAccess?: Readonly<Record<string, HandlerAccess>>;
 }
@@ -168,6 +176,7 @@ export class TokenService extends Construct {
   readonly dataKeys: DataKeySigning | undefined;
   /** EventBridge rules: a Sign by anyone but the token function, and any change of the keys. */
   readonly keyAlerts: KeyUseAlerts;
+  readonly prober: TokenServiceProber | undefined;
 
   constructor(scope: Construct, id: string, props: TokenServiceProps) {
     super(scope, id);
@@ -232,12 +241,14 @@ export class TokenService extends Construct {
     });
 
     // One function per handler module of the route table.
+    const metricNamespace = props.metricNamespace ?? `ServerlessSTS/${stack.stackName}`;
     const baseEnvironment = {
       STS_CONFIG: CONFIG_PATH_IN_LAMBDA,
       STS_ISSUER: this.issuer,
       STS_SIGNER: 'kms',
       STS_KMS_KEY_IDS: keys.keyIds,
       STS_TABLE_NAME: this.table.tableName,
+      STS_METRICS_NAMESPACE: metricNamespace,
       NODE_OPTIONS: '--enable-source-maps',
     };
     this.dataKeys =
@@ -257,7 +268,6 @@ export class TokenService extends Construct {
     const environment = { ...baseEnvironment, ...this.dataKeys?.environment };
     const functions = new Map<string, lambda.Function>();
     const entryPaths = new Map<string, string>();
-    const logGroups = new Map<string, logs.LogGroup>();
     for (const handler of HANDLERS) {
       const access = accessOf(handler, props.handlerAccess);
       const source = handlerSource(handler);
@@ -284,7 +294,6 @@ export class TokenService extends Construct {
       });
       functions.set(handler, fn);
       entryPaths.set(handler, source.kind === 'source' ? source.entry : source.dir);
-      logGroups.set(handler, logGroup);
     }
     this.functions = functions;
     this.entries = entryPaths;
@@ -348,18 +357,18 @@ export class TokenService extends Construct {
       );
     }
 
+    this.prober = props.prober
+      ? this.createProber(props.prober, metricNamespace, retention, records)
+      : undefined;
     this.monitoring = new TokenServiceMonitoring(this, 'Monitoring', {
       api: this.api,
       accessLogGroup: accessLogs,
-      functions: [...functions].map(([handler, fn]) => ({
-        handler,
-        function: fn,
-        logGroup: logGroups.get(handler)!,
-        exchangesTokens: routesOf(handler).some((route) => route.path === '/token'),
-      })),
-      namespace: props.metricNamespace ?? `ServerlessSTS/${stack.stackName}`,
+      functions: [...functions].map(([handler, fn]) => ({ handler, function: fn })),
+      namespace: metricNamespace,
+      consumerNamespace: props.consumerMetricNamespace,
       alarmTopic: props.alarmTopic,
       thresholds: props.alarmThresholds,
+      prober: this.prober !== undefined,
     });
   }
 
@@ -421,6 +430,25 @@ export class TokenService extends Construct {
       );
     }
     return role;
+  }
+
+  /** The prober, and what it needs of the service: its policy on, its key published. */
+  private createProber(
+    options: ProberOptions,
+    metricNamespace: string,
+    logRetention: logs.RetentionDays,
+    removalPolicy: RemovalPolicy,
+  ): TokenServiceProber {
+    for (const fn of this.functions.values()) fn.addEnvironment('STS_PROBER', 'on');
+    return new TokenServiceProber(this, 'Prober', {
+      ...options,
+      issuer: this.issuer,
+      metricNamespace,
+      jwksFunction: this.functions.get('prober-jwks')!,
+      grantIntrospection: (grantee) => this.grantInvoke(grantee, 'POST', '/introspect'),
+      logRetention,
+      removalPolicy,
+    });
   }
 
   private createDomain(options: CustomDomainOptions): DomainName {

@@ -248,91 +248,7 @@ describe('TokenService stack (example config)', () => {
   });
 
   describe('operations', () => {
-    it('turns the audit log lines into metrics with metric filters', () => {
-      const tokenLogs = logicalId(synth.stack, synth.stack.service.functions.get('token')!.logGroup);
-      const namespace = 'ServerlessSTS/Sts';
-      template.hasResourceProperties('AWS::Logs::MetricFilter', {
-        LogGroupName: ref(tokenLogs),
-        FilterPattern: '{ $.message = "token.issued" }',
-        MetricTransformations: [{ MetricNamespace: namespace, MetricName: 'TokensIssued', MetricValue: '1' }],
-      });
-      template.hasResourceProperties('AWS::Logs::MetricFilter', {
-        LogGroupName: ref(tokenLogs),
-        FilterPattern: '{ $.message = "token.refused" }',
-        MetricTransformations: [
-          Match.objectLike({
-            MetricName: 'TokenRefusals',
-            Dimensions: [{ Key: 'reason', Value: '$.reason' }],
-          }),
-        ],
-      });
-      template.hasResourceProperties('AWS::Logs::MetricFilter', {
-        LogGroupName: ref(tokenLogs),
-        MetricTransformations: [
-          Match.objectLike({
-            MetricName: 'ExchangeLatency',
-            MetricValue: '$.duration_ms',
-            Unit: 'Milliseconds',
-          }),
-        ],
-      });
-      for (const [handler, fn] of synth.stack.service.functions) {
-        for (const [metric, reason] of [
-          ['KmsErrors', 'kms.*'],
-          ['DynamoDbErrors', 'dynamodb.*'],
-        ]) {
-          template.hasResourceProperties('AWS::Logs::MetricFilter', {
-            LogGroupName: ref(logicalId(synth.stack, fn.logGroup)),
-            FilterPattern: `{ ($.message = "request.failed") && ($.reason = "${reason}") }`,
-            MetricTransformations: [Match.objectLike({ MetricName: metric })],
-          });
-        }
-        expect(handler).toBeTruthy();
-      }
-      template.hasResourceProperties('AWS::Logs::MetricFilter', {
-        FilterPattern: '{ $.status = 429 }',
-        MetricTransformations: [Match.objectLike({ MetricName: 'ThrottledRequests' })],
-      });
-    });
-
-    it('alarms on error rate, refusal spikes, p95 latency, throttling and KMS/DynamoDB errors', () => {
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
-      const { alarms } = synth.stack.service.monitoring;
-      const alarm = (construct: IConstruct) =>
-        template.findResources('AWS::CloudWatch::Alarm')[logicalId(synth.stack, construct)]!.Properties;
-
-      const errorRate = alarm(alarms.errorRate);
-      expect(errorRate).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanThreshold' });
-      expect(JSON.stringify(errorRate.Metrics)).toContain('IF(requests > 0, 100 * errors / requests, 0)');
-      expect(JSON.stringify(errorRate.Metrics)).toContain('"MetricName":"5xx"');
-
-      expect(alarm(alarms.refusals)).toMatchObject({ Threshold: 100 });
-      expect(singleMetric(alarm(alarms.refusals))).toEqual({
-        Metric: { MetricName: 'TokenRefusals', Namespace: 'ServerlessSTS/Sts' },
-        Period: 300,
-        Stat: 'Sum',
-      });
-      expect(alarm(alarms.latency)).toMatchObject({
-        Threshold: 1000,
-        EvaluationPeriods: 3,
-        DatapointsToAlarm: 3,
-      });
-      expect(singleMetric(alarm(alarms.latency))).toMatchObject({
-        Metric: { MetricName: 'Latency', Namespace: 'AWS/ApiGateway' },
-        Stat: 'p95',
-      });
-      const throttling = JSON.stringify(alarm(alarms.throttling).Metrics);
-      expect(throttling).toContain('ThrottledRequests');
-      expect(throttling.match(/"MetricName":"Throttles"/g)).toHaveLength(HANDLERS.length);
-      const dependencies = JSON.stringify(alarm(alarms.dependencies).Metrics);
-      expect(dependencies).toContain('KmsErrors');
-      expect(dependencies).toContain('DynamoDbErrors');
-      for (const properties of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
-        expect(properties.Properties.AlarmActions).toBeUndefined();
-        expect(properties.Properties.TreatMissingData).toBe('notBreaching');
-      }
-    });
-
+    // Metrics, alarms and the dashboard: test/cdk/monitoring.test.ts.
     it('builds a dashboard and keeps every log group a year', () => {
       template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
       template.resourceCountIs('AWS::Logs::LogGroup', HANDLERS.length + 1);
@@ -442,14 +358,16 @@ describe('TokenService props', () => {
       alarmTopic: sns.Topic.fromTopicArn(imports, 'Topic', topicArn),
       throttle: { rateLimit: 5, burstLimit: 10 },
       tableRemovalPolicy: RemovalPolicy.DESTROY,
-      alarmThresholds: { p95LatencyMs: 250 },
+      alarmThresholds: { tokenLatencyP99Ms: 250 },
     }));
     template.allResourcesProperties('AWS::CloudWatch::Alarm', {
       AlarmActions: [topicArn],
       OKActions: [topicArn],
     });
     const latency = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter(
-      (alarm) => singleMetric(alarm.Properties)?.Metric.MetricName === 'Latency',
+      (alarm) =>
+        singleMetric(alarm.Properties)?.Metric.MetricName === 'Latency' &&
+        JSON.stringify(singleMetric(alarm.Properties)).includes('"token"'),
     );
     expect(latency.map((alarm) => alarm.Properties.Threshold)).toEqual([250]);
     template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {

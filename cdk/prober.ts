@@ -1,0 +1,117 @@
+// The prober (SLI issue, octo-sts style): a function that EventBridge runs every minute, which
+// exchanges a token through the public endpoint, checks a refusal, revokes its token and measures
+// how long introspection keeps accepting it (lib/ops/probe.ts). Its subject tokens come from
+// the prober issuer (lib/ops/prober-issuer.ts): an ECC key in KMS that only this function may
+// Sign with, whose public key the service publishes at /prober/jwks.json (the `prober-jwks` route,
+// which alone may GetPublicKey on it). No secret is stored anywhere. The alarms on its metrics are
+// in cdk/monitoring.ts.
+
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { HANDLER_EXPORT, lambdaBundling } from './bundling.ts';
+
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export interface ProberOptions {
+  /** How often the prober runs. Default every minute. */
+  readonly schedule?: events.Schedule;
+}
+
+export interface TokenServiceProberProps extends ProberOptions {
+  /** The service's issuer (its base URL). */
+  readonly issuer: string;
+  /** The service's metrics namespace. */
+  readonly metricNamespace: string;
+  /** The function behind `GET /prober/jwks.json`: told the key, and allowed to read its public half. */
+  readonly jwksFunction: lambda.Function;
+  /** Lets the prober call `POST /introspect` (IAM-authorized). */
+  readonly grantIntrospection: (grantee: iam.IGrantable) => void;
+  readonly logRetention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+export class TokenServiceProber extends Construct {
+  /** The prober issuer's signing key. */
+  readonly key: kms.Key;
+  readonly function: NodejsFunction;
+  readonly rule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: TokenServiceProberProps) {
+    super(scope, id);
+    this.key = new kms.Key(this, 'IssuerKey', {
+      description: 'STS prober issuer: signs the prober subject tokens (Sign: the prober function only)',
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      // It signs two-minute tokens for one policy that grants nothing a relying party accepts.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    const logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: props.removalPolicy,
+    });
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'STS prober',
+    });
+    logGroup.grantWrite(role);
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'SignProberTokens',
+        actions: ['kms:Sign', 'kms:GetPublicKey'],
+        resources: [this.key.keyArn],
+      }),
+    );
+    props.grantIntrospection(role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      description: 'STS prober: exchange, refusal and revocation lag through the public endpoint',
+      entry: join(PROJECT_ROOT, 'lambdas', 'prober.ts'),
+      handler: HANDLER_EXPORT,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 512,
+      // The lag wait plus three exchanges and a few introspections, inside the one-minute schedule.
+      timeout: Duration.seconds(55),
+      // One probe at a time: a slow service must not stack probes on itself.
+      reservedConcurrentExecutions: 1,
+      role,
+      logGroup,
+      environment: {
+        STS_ISSUER: props.issuer,
+        STS_PROBER_KEY_ID: this.key.keyArn,
+        STS_METRICS_NAMESPACE: props.metricNamespace,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: lambdaBundling(),
+      projectRoot: PROJECT_ROOT,
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason: 'Pinned to nodejs22.x like the service functions (cdk/bundling.ts targets node22).',
+    });
+    this.rule = new events.Rule(this, 'Schedule', {
+      description: 'Runs the STS prober',
+      schedule: props.schedule ?? events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.function, { retryAttempts: 0 })],
+    });
+
+    props.jwksFunction.addEnvironment('STS_PROBER_KEY_ID', this.key.keyArn);
+    props.jwksFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'PublishProberKey',
+        actions: ['kms:GetPublicKey'],
+        resources: [this.key.keyArn],
+      }),
+    );
+  }
+}
