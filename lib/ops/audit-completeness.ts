@@ -11,6 +11,9 @@
 // after `exp`: a line whose token had expired when the table was read is counted as
 // `expiredUnverifiable`, never as a mismatch.
 import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { numberAttribute, PARTITION_KEY, tokenKey } from '../shared/token-table.ts';
+
+const TOKEN_PREFIX = tokenKey('');
 
 export interface AuditWindow {
   /** Epoch seconds, inclusive. */
@@ -124,22 +127,24 @@ export async function scanIssuedItems(
     const page = await client.send(
       new ScanCommand({
         TableName: tableName,
-        FilterExpression: 'begins_with(pk, :token) AND iat BETWEEN :from AND :to',
+        FilterExpression: 'begins_with(#pk, :token) AND iat BETWEEN :from AND :to',
+        ExpressionAttributeNames: { '#pk': PARTITION_KEY },
         ExpressionAttributeValues: {
-          ':token': { S: 'TOKEN#' },
+          ':token': { S: TOKEN_PREFIX },
           ':from': { N: String(window.from) },
           ':to': { N: String(window.to) },
         },
-        ProjectionExpression: 'pk, iat',
+        ProjectionExpression: '#pk, iat',
         ConsistentRead: true,
         ExclusiveStartKey: start,
       }),
     );
     for (const item of page.Items ?? []) {
-      const pk = item.pk?.S;
-      const iat = Number(item.iat?.N);
-      if (pk?.startsWith('TOKEN#') && Number.isFinite(iat))
-        items.push({ jti: pk.slice('TOKEN#'.length), iat });
+      const pk = item[PARTITION_KEY]?.S;
+      const iat = numberAttribute(item, 'iat');
+      if (pk?.startsWith(TOKEN_PREFIX) && iat !== undefined) {
+        items.push({ jti: pk.slice(TOKEN_PREFIX.length), iat });
+      }
     }
     start = page.LastEvaluatedKey;
   } while (start);

@@ -9,7 +9,13 @@ export {
   type AccessTokenAuthOptions,
   type AccessTokenContext,
   accessTokenAuth,
+  type ValidationResult,
 } from './middleware.ts';
+export {
+  DEFAULT_CONSUMER_NAMESPACE,
+  type ValidationMetricsOptions,
+  validationMetrics,
+} from './validation-metrics.ts';
 export {
   type AccessTokenVerifier,
   type ActClaim,
