@@ -16,7 +16,11 @@ try {
   const stackName = (app.node.tryGetContext('stackName') as string | undefined) || 'ServerlessSts';
   const stack = new StsStack(app, stackName, {
     description: 'Serverless STS: OAuth 2.0 Token Exchange (RFC 8693) signing with KMS',
-    service: { config: choice.path },
+    // The prober (docs/operations.md) runs in every deployed stack; `-c prober=false` turns it off.
+    service: {
+      config: choice.path,
+      ...([false, 'false'].includes(app.node.tryGetContext('prober')) ? {} : { prober: {} }),
+    },
   });
   if (choice.from === 'example') {
     Annotations.of(stack).addWarningV2(

@@ -82,6 +82,8 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
       { actions: ['dynamodb:UpdateItem'], items: ['subject'], attributes: subjectRevocation },
     ],
   },
+  /** The prober issuer's public key: GetPublicKey on the prober key only, granted by cdk/prober.ts. */
+  'prober-jwks': { sign: false, table: [] },
 };
 
 /** The access of one handler; `extra` (construct props) may add or override entries. */

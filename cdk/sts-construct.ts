@@ -142,6 +142,8 @@ const PUBLIC_ROUTE_REASONS: Readonly<Record<string, string>> = {
   '/.well-known/openid-configuration':
     'OIDC discovery must be public (AWS IAM OIDC providers and other consumers fetch it anonymously).',
   '/revoke': 'RFC 7009: the presented token itself authorizes its revocation (its signature is verified).',
+  '/prober/jwks.json':
+    "The prober issuer's public key, which the token function fetches like any issuer's JWKS.",
 };
 
 const pascal = (text: string) =>
@@ -369,6 +371,9 @@ export class TokenService extends Construct {
       alarmTopic: props.alarmTopic,
       thresholds: props.alarmThresholds,
       prober: this.prober !== undefined,
+      kmsQuotaResource: String(props.signingKey?.keySpec ?? 'ECC').startsWith('RSA')
+        ? 'CryptographicOperationsRsa'
+        : 'CryptographicOperationsEcc',
     });
   }
 

@@ -3,11 +3,11 @@
 
 import { ConfigError, loadConfigFile } from '../lib/config/config.ts';
 import { containerOnce, signingRuntime } from './container.ts';
-import type { ConfiguredRuntime, RuntimeProvider } from './runtime.ts';
+import { type ConfiguredRuntime, configWithProber, type RuntimeProvider } from './runtime.ts';
 
 export const configuredRuntime: RuntimeProvider<ConfiguredRuntime> = containerOnce(async () => {
   const signing = await signingRuntime();
   const { configPath, issuer } = signing.settings;
   if (!configPath) throw new ConfigError('environment', ['STS_CONFIG: required (path of sts.config.json)']);
-  return { ...signing, config: loadConfigFile(configPath, { issuer }) };
+  return { ...signing, config: configWithProber(loadConfigFile(configPath, { issuer }), signing.settings) };
 });

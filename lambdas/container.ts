@@ -6,6 +6,7 @@
 
 import { loadSettings } from '../lib/config/settings.ts';
 import { systemClock } from '../lib/shared/clock.ts';
+import { createMetricsWriter } from '../lib/shared/emf.ts';
 import { createLogger } from '../lib/shared/log.ts';
 import { createSigner } from '../lib/signers/create.ts';
 import type { BaseRuntime, RuntimeProvider, SigningRuntime } from './runtime.ts';
@@ -22,10 +23,15 @@ export function containerOnce<T>(build: () => Promise<T>): () => Promise<T> {
   };
 }
 
-/** Settings from the environment, the system clock and a logger at the configured level. */
+/** Settings from the environment, the system clock, a logger at the configured level, metrics. */
 export function baseFromEnvironment(): BaseRuntime {
   const settings = loadSettings();
-  return { settings, clock: systemClock, logger: createLogger(settings.logLevel) };
+  return {
+    settings,
+    clock: systemClock,
+    logger: createLogger(settings.logLevel),
+    metrics: createMetricsWriter({ namespace: settings.metricsNamespace }),
+  };
 }
 
 /** The `jwks` container: base and signer. */

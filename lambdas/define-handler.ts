@@ -1,11 +1,17 @@
-// Wraps a route's body in the shared middy stack (OAuth error responses) and gives it its
-// runtime. Each handler module exports `createHandler` (tests and the local server pass their own
-// runtime) and `handler` (Lambda's entry point, on the container runtime of its route's layer).
+// Wraps a route's body in the shared middy stack (per-request metrics, OAuth error responses) and
+// gives it its runtime. Every log line of the request carries its Lambda request id and API
+// Gateway's request id (`correlation_id`). Each handler module exports `createHandler` (tests and
+// the local server pass their own runtime) and `handler` (Lambda's entry point, on the container
+// runtime of its route's layer).
 
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { loadSettings } from '../lib/config/settings.ts';
 import { withDeadline } from '../lib/shared/deadline.ts';
-import { createLogger, type Logger } from '../lib/shared/log.ts';
+import { createMetricsWriter, type MetricsWriter, noMetrics } from '../lib/shared/emf.ts';
+import { createLogger, type Logger, withLogContext } from '../lib/shared/log.ts';
 import { type Event, oauthErrors, type Result } from './http.ts';
+import { requestMetrics } from './request-metrics.ts';
 import type { BaseRuntime, RuntimeProvider } from './runtime.ts';
 
 /** Time kept back from the invocation's remaining time to write the error response and its log line. */
@@ -16,6 +22,17 @@ let startupLogger: Logger | undefined;
 const fallbackLogger = (): Logger => {
   startupLogger ??= createLogger('info');
   return startupLogger;
+};
+/** Counts requests that fail before a runtime exists, when the environment names a namespace. */
+let startupMetrics: MetricsWriter | undefined;
+const fallbackMetrics = (): MetricsWriter => {
+  if (startupMetrics) return startupMetrics;
+  try {
+    startupMetrics = createMetricsWriter({ namespace: loadSettings().metricsNamespace });
+  } catch {
+    startupMetrics = noMetrics;
+  }
+  return startupMetrics;
 };
 
 /**
@@ -32,7 +49,8 @@ export function defineHandler<R extends BaseRuntime>(
 ) {
   return (provider: RuntimeProvider<R> = container) => {
     let current: R | undefined;
-    return middy<Event, Result>()
+    const wrapped = middy<Event, Result>()
+      .use(requestMetrics(() => current?.metrics ?? fallbackMetrics()))
       .use(oauthErrors(() => current?.logger ?? fallbackLogger()))
       .handler(async (event, context) => {
         const run = async () => {
@@ -46,5 +64,10 @@ export function defineHandler<R extends BaseRuntime>(
           ? run()
           : withDeadline(Date.now() + remaining - RESPONSE_RESERVE_MS, run);
       });
+    return (event: Event, context: Context): Promise<Result> =>
+      withLogContext(
+        { request_id: context?.awsRequestId, correlation_id: event?.requestContext?.requestId },
+        () => wrapped(event, context),
+      );
   };
 }

@@ -20,6 +20,8 @@ export const ROUTES: readonly Route[] = [
   { method: 'POST', path: '/revoke', handler: 'revoke', auth: 'none' },
   { method: 'POST', path: '/introspect', handler: 'introspect', auth: 'iam' },
   { method: 'POST', path: '/admin/revoke', handler: 'admin-revoke', auth: 'iam' },
+  // The prober issuer's public key (lib/ops/prober-issuer.ts); 404 unless the prober is on.
+  { method: 'GET', path: '/prober/jwks.json', handler: 'prober-jwks', auth: 'none' },
 ];
 
 /** Handler modules, each deployed as one Lambda function. */

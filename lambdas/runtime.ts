@@ -9,16 +9,25 @@
 import type { Config } from '../lib/config/config.ts';
 import type { Settings } from '../lib/config/settings.ts';
 import { createTokenExchange, type TokenExchange } from '../lib/exchange/token-exchange.ts';
+import { withProber } from '../lib/ops/prober-issuer.ts';
 import { type Clock, systemClock } from '../lib/shared/clock.ts';
+import { createMetricsWriter, type MetricsWriter } from '../lib/shared/emf.ts';
 import { createLogger, type Logger } from '../lib/shared/log.ts';
 import type { Signer } from '../lib/signers/signer.ts';
 import type { TokenStore } from '../lib/stores/store.ts';
 
-/** Settings, the clock and the logger: what every route has. */
+/** Settings, the clock, the logger and the metrics writer: what every route has. */
 export interface BaseRuntime {
   readonly settings: Settings;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** EMF metrics (settings.metricsNamespace; off when unset). */
+  readonly metrics: MetricsWriter;
+}
+
+/** Adds the prober issuer's key (`prober-jwks`); undefined when the prober is off. */
+export interface ProberRuntime extends BaseRuntime {
+  readonly proberSigner?: Signer | undefined;
 }
 
 /** Adds the signer (its public keys: `jwks`). */
@@ -37,7 +46,7 @@ export interface StoreRuntime extends ConfiguredRuntime {
 }
 
 /** Everything: the token exchange engine (`token`), and what tests and the local server use. */
-export interface Runtime extends StoreRuntime {
+export interface Runtime extends StoreRuntime, ProberRuntime {
   readonly exchange: TokenExchange;
 }
 
@@ -52,12 +61,28 @@ export interface RuntimeParts {
   readonly clock?: Clock;
   readonly logger?: Logger;
   readonly fetch?: typeof fetch;
+  readonly metrics?: MetricsWriter;
+  readonly proberSigner?: Signer;
 }
 
 /** A full runtime from its parts (tests, the local server, the `token` container). */
 export function createRuntime(parts: RuntimeParts): Runtime {
   const clock = parts.clock ?? systemClock;
   const logger = parts.logger ?? createLogger(parts.settings.logLevel);
-  const exchange = createTokenExchange({ ...parts, clock, logger, stsEndpoint: parts.settings.stsEndpoint });
-  return { ...parts, clock, logger, exchange };
+  const metrics = parts.metrics ?? createMetricsWriter({ namespace: parts.settings.metricsNamespace });
+  const config = configWithProber(parts.config, parts.settings);
+  const exchange = createTokenExchange({
+    ...parts,
+    config,
+    clock,
+    logger,
+    metrics,
+    stsEndpoint: parts.settings.stsEndpoint,
+  });
+  return { ...parts, config, clock, logger, metrics, exchange };
+}
+
+/** With the prober on (`STS_PROBER=on`), its issuer and policy join the config (lib/ops/prober-issuer.ts). */
+export function configWithProber(config: Config, settings: Settings): Config {
+  return settings.prober ? withProber(config) : config;
 }

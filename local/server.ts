@@ -16,7 +16,9 @@ import { type Config, ConfigError, loadConfigFile } from '../lib/config/config.t
 import { loadSettings, type Settings } from '../lib/config/settings.ts';
 import type { Clock } from '../lib/shared/clock.ts';
 import { systemClock } from '../lib/shared/clock.ts';
+import type { MetricsWriter } from '../lib/shared/emf.ts';
 import type { Logger } from '../lib/shared/log.ts';
+import { loadOrCreateLocalSigner } from '../lib/signers/local.ts';
 import type { Signer } from '../lib/signers/signer.ts';
 import { DynamoStore } from '../lib/stores/dynamodb.ts';
 import { ensureTable } from '../lib/stores/dynamodb-table.ts';
@@ -41,6 +43,8 @@ export interface LocalServerOptions {
   readonly fetch?: typeof fetch;
   /** Called once the port is open (requests get 503 + Retry-After until the server is ready). */
   readonly onListening?: (url: string) => void;
+  /** Where EMF metric lines go (tests); default none locally. */
+  readonly metrics?: MetricsWriter;
 }
 
 export interface LocalServer {
@@ -189,7 +193,11 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     const signer =
       options.signer ??
       (await createLocalServerSigner(settings, config, dynamodb, options.clock ?? systemClock));
-    const runtime = createRuntime({ ...options, settings, config, signer, store });
+    // STS_PROBER=on: the prober issuer's key is a local one (lib/ops/prober-issuer.ts).
+    const proberSigner = settings.prober
+      ? await loadOrCreateLocalSigner(join(settings.dataDir, 'prober-key.ES256.json'), 'ES256')
+      : undefined;
+    const runtime = createRuntime({ ...options, settings, config, signer, store, proberSigner });
     const devIssuer = await createDevIssuer(
       url,
       join(settings.dataDir, 'dev-issuer-key.json'),

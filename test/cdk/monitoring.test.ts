@@ -164,7 +164,7 @@ describe('TokenService monitoring (no prober, no topic)', () => {
     expect(properties).toMatchObject({ Threshold: 80, EvaluationPeriods: 5, DatapointsToAlarm: 3 });
     expect(expressionsOf(properties)).toEqual(['100 * (usage / 60) / SERVICE_QUOTA(usage)']);
     expect(metricsOf(properties)).toEqual([
-      'AWS/Usage CallCount {Service=KMS,Type=API,Resource=CryptographicOperationsEcc,Class=None} Sum 60',
+      'AWS/Usage CallCount {Class=None,Resource=CryptographicOperationsEcc,Service=KMS,Type=API} Sum 60',
     ]);
   });
 
