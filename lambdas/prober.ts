@@ -1,3 +1,9 @@
+// The prober's Lambda entry point (not a route: EventBridge runs it every minute, cdk/prober.ts).
+// Per container: the prober issuer's KMS key (STS_PROBER_KEY_ID) as a signer, SigV4 from the same
+// KMS client's credentials (the function's role), the metrics writer. Per run: one probe
+// (lib/ops/probe.ts), its metrics, and one log line per step; a failed step is an `error` line
+// with its detail (statuses and error codes, never a token).
+
 import { KMSClient } from '@aws-sdk/client-kms';
 import { ConfigError } from '../lib/config/config.ts';
 import { loadSettings } from '../lib/config/settings.ts';
@@ -9,12 +15,6 @@ import { systemClock } from '../lib/shared/clock.ts';
 import { createMetricsWriter } from '../lib/shared/emf.ts';
 import { createLogger } from '../lib/shared/log.ts';
 import { createKmsSigner } from '../lib/signers/kms.ts';
-
-// The prober's Lambda entry point (not a route: EventBridge runs it every minute, cdk/prober.ts).
-// Per container: the prober issuer's KMS key (STS_PROBER_KEY_ID) as a signer, SigV4 from the same
-// KMS client's credentials (the function's role), the metrics writer. Per run: one probe
-// (lib/ops/probe.ts), its metrics, and one log line per step; a failed step is an `error` line
-// with its detail (statuses and error codes, never a token).
 
 interface Prober {
   run(): Promise<ProbeReport>;

@@ -1,20 +1,22 @@
-import type { MiddlewareObj } from '@middy/core';
-import { type MetricsWriter, roundMs } from '../lib/shared/emf.ts';
-import { toOAuthError } from '../lib/shared/errors.ts';
-import { REQUEST_METRICS as M } from '../lib/shared/metric-names.ts';
-import type { Event, Result } from './http.ts';
-import { findRoute } from './routes.ts';
-
 // Per-request metrics of every handler, one EMF line per request: `Requests`, `ServerErrors`
 // (0 or 1, so its Average is the 5xx rate) and `Latency` by `handler` (the route table's handler
 // name: the token route's 5xx rate is not diluted by JWKS traffic), plus `DependencyErrors` by
 // `dependency` when a 5xx came from KMS, DynamoDB or an issuer's JWKS. Register it before the
 // error handler, so its `onError` runs after the response was made.
 
+import type { MiddlewareObj } from '@middy/core';
+import { type MetricsWriter, roundMs } from '../lib/shared/emf.ts';
+import { toOAuthError } from '../lib/shared/errors.ts';
+import { REQUEST_METRICS as M } from '../lib/shared/metric-names.ts';
+import { reasonPrefix } from '../lib/shared/reasons.ts';
+import type { Event, Result } from './http.ts';
+import { findRoute } from './routes.ts';
+
+// reasonPrefix throws for an area the registry lacks: a renamed area cannot leave a metric empty.
 const DEPENDENCIES: ReadonlyArray<readonly [string, string]> = [
-  ['kms.', 'kms'],
-  ['dynamodb.', 'dynamodb'],
-  ['jwks.', 'issuer_jwks'],
+  [reasonPrefix('kms'), 'kms'],
+  [reasonPrefix('dynamodb'), 'dynamodb'],
+  [reasonPrefix('jwks'), 'issuer_jwks'],
 ];
 
 /** The dependency a failure reason names, if any. */

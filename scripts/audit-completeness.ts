@@ -1,3 +1,7 @@
+// Audit completeness check (SLI M10, docs/operations.md): compares the TOKEN# items of a window
+// with the `token.issued` lines exported from the token function's log group, and exits 1 when
+// one side lacks the other. `npm run audit -- --table T --from ISO --to ISO --lines lines.jsonl`.
+
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,10 +13,6 @@ import {
   parseIssuedLines,
   scanIssuedItems,
 } from '../lib/ops/audit-completeness.ts';
-
-// Audit completeness check (SLI M10, docs/operations.md): compares the TOKEN# items of a window
-// with the `token.issued` lines exported from the token function's log group, and exits 1 when
-// one side lacks the other. `npm run audit -- --table T --from ISO --to ISO --lines lines.jsonl`.
 
 const USAGE = `usage: npm run audit -- --table <name> --from <ISO time> --to <ISO time> --lines <file|->
   [--slack <seconds, default 60>] [--endpoint <DynamoDB endpoint URL>]

@@ -6,7 +6,13 @@
 // grants one audience no relying party accepts and one scope. Subject tokens live two minutes and
 // are one-time (SEEN#), so a captured one cannot be replayed, and a token minted for the prober
 // is worth nothing beyond the prober's own checks. docs/operations.md explains the design.
-import { type Config, ConfigError, type PolicyConfig, type TrustedIssuerConfig } from '../config/config.ts';
+import {
+  type Config,
+  ConfigError,
+  type PolicyConfig,
+  parseConfig,
+  type TrustedIssuerConfig,
+} from '../config/config.ts';
 import { newJti } from '../exchange/access-token.ts';
 import type { Clock } from '../shared/clock.ts';
 import { epochSeconds } from '../shared/clock.ts';
@@ -43,27 +49,35 @@ export function withProber(config: Config): Config {
   if (config.policies.some((policy) => policy.name === PROBER_NAME))
     problems.push(`policies: "${PROBER_NAME}" is reserved for the prober (STS_PROBER=on)`);
   if (problems.length > 0) throw new ConfigError('with the prober', problems);
-  const trusted: TrustedIssuerConfig = {
-    name: PROBER_NAME,
-    issuer,
-    audiences: [config.issuer],
-    algorithms: ['ES256'],
-    jwksUri: `${base(config.issuer)}${PROBER_JWKS_PATH}`,
-    oneTimeUse: true,
-  };
-  const policy: PolicyConfig = {
-    name: PROBER_NAME,
-    issuer: PROBER_NAME,
-    subject: PROBER_SUBJECT,
-    claims: {},
-    origin: undefined,
-    actors: undefined,
-    audiences: [PROBER_AUDIENCE],
-    scopes: [PROBER_SCOPE],
-    maxLifetime: 60,
-    copyClaims: [],
-    clientId: PROBER_NAME,
-  };
+  // Parsed like any policy file, so the entries get every default a real one gets.
+  const prober = parseConfig(
+    {
+      issuer: config.issuer,
+      trustedIssuers: [
+        {
+          name: PROBER_NAME,
+          issuer,
+          audiences: [config.issuer],
+          algorithms: ['ES256'],
+          jwksUri: `${base(config.issuer)}${PROBER_JWKS_PATH}`,
+          oneTimeUse: true,
+        },
+      ],
+      policies: [
+        {
+          name: PROBER_NAME,
+          issuer: PROBER_NAME,
+          subject: PROBER_SUBJECT,
+          audiences: [PROBER_AUDIENCE],
+          scopes: [PROBER_SCOPE],
+          maxLifetime: '1m',
+        },
+      ],
+    },
+    'the prober issuer',
+  );
+  const trusted: TrustedIssuerConfig = prober.trustedIssuers[0]!;
+  const policy: PolicyConfig = prober.policies[0]!;
   return freeze({
     ...config,
     trustedIssuers: [...config.trustedIssuers, trusted],

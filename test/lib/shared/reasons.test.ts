@@ -3,8 +3,6 @@
 // in it, and so must every reason the CDK metric filters and docs/SECURITY.md name.
 
 import { readFileSync } from 'node:fs';
-import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { createOwnTokenVerifier } from '../../../lib/exchange/own-token.ts';
 import { createTokenExchange } from '../../../lib/exchange/token-exchange.ts';
@@ -16,7 +14,6 @@ import { OAuthError } from '../../../lib/shared/errors.ts';
 import { createLogger } from '../../../lib/shared/log.ts';
 import { isReason, REASONS, reasonPrefix, TOKEN_CHECKS } from '../../../lib/shared/reasons.ts';
 import { MemoryStore } from '../../../lib/stores/memory.ts';
-import { testOutdir } from '../../cdk/synth.ts';
 import { frozenClock } from '../../support/clock.ts';
 import { API_AUDIENCE, buildConfig, STS_ISSUER, trustedIssuerEntry } from '../../support/config.ts';
 import { createFakeFetch, unreachable } from '../../support/fetch.ts';
@@ -160,37 +157,17 @@ describe('every reason emitted at run time is registered', () => {
 });
 
 describe('the registry is the list the metrics and docs use', () => {
-  it('the metric filters of the stack match only registered reasons', async () => {
-    const { TokenServiceMonitoring } = await import('../../../cdk/monitoring.ts');
-    const { HttpApi } = await import('aws-cdk-lib/aws-apigatewayv2');
-    const logs = await import('aws-cdk-lib/aws-logs');
-    const stack = new Stack(new App({ outdir: testOutdir() }), 'Reasons');
-    const logGroup = new logs.LogGroup(stack, 'Logs');
-    const lambda = await import('aws-cdk-lib/aws-lambda');
-    const fn = new lambda.Function(stack, 'Fn', {
-      runtime: lambda.Runtime.NODEJS_22_X,
-      handler: 'index.handler',
-      code: lambda.Code.fromInline('exports.handler = async () => ({})'),
-    });
-    new TokenServiceMonitoring(stack, 'Monitoring', {
-      api: new HttpApi(stack, 'Api'),
-      accessLogGroup: logGroup,
-      functions: [{ handler: 'token', function: fn, logGroup, exchangesTokens: true }],
-      namespace: 'Test',
-    });
-    const filters = Template.fromStack(stack).findResources('AWS::Logs::MetricFilter');
-    const patterns = Object.values(filters).map(
-      (resource) => (resource as { Properties: { FilterPattern: string } }).Properties.FilterPattern,
+  it('the metrics name only registered reasons: dependency areas and the reason dimension', async () => {
+    const { dependencyOf } = await import('../../../lambdas/request-metrics.ts');
+    const { reasonDimension } = await import('../../../lib/exchange/exchange-metrics.ts');
+    const dependencies = Object.keys(REASONS).filter((reason) => dependencyOf(reason) !== undefined);
+    expect(dependencies.map((reason) => reason.split('.')[0]).sort()).toEqual(
+      expect.arrayContaining(['dynamodb', 'jwks', 'kms']),
     );
-    const reasonValues = patterns.flatMap((pattern) =>
-      [...pattern.matchAll(/\$\.reason = "([^"]+)"/g)].map((match) => match[1]!),
-    );
-    expect(reasonValues.length).toBeGreaterThan(0);
-    for (const value of reasonValues) {
-      const prefix = value.replace(/\*$/, '');
-      const registered = Object.keys(REASONS).some((reason) => reason.startsWith(prefix));
-      expect(registered, value).toBe(true);
-    }
+    expect(dependencyOf('kms.sign.unavailable')).toBe('kms');
+    expect(dependencyOf('unexpected')).toBeUndefined();
+    expect(reasonDimension('subject_token.expired')).toBe('subject_token.expired');
+    expect(reasonDimension('repo:acme/app:ref:refs/heads/main')).toBe('unregistered');
   });
 
   it('refuses a metric prefix no registered reason has', () => {
