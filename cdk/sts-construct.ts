@@ -450,7 +450,14 @@ export class TokenService extends Construct {
       issuer: this.issuer,
       metricNamespace,
       jwksFunction: this.functions.get('prober-jwks')!,
-      grantIntrospection: (grantee) => this.grantInvoke(grantee, 'POST', '/introspect'),
+      // This stage only: a wildcard stage is a broader grant than the prober needs (AwsSolutions-IAM5).
+      grantIntrospection: (grantee) =>
+        grantee.grantPrincipal.addToPrincipalPolicy(
+          new iam.PolicyStatement({
+            actions: ['execute-api:Invoke'],
+            resources: [this.api.arnForExecuteApi('POST', '/introspect', this.stage.stageName)],
+          }),
+        ),
       logRetention,
       removalPolicy,
     });

@@ -5,7 +5,7 @@
 // with its detail (statuses and error codes, never a token).
 
 import { KMSClient } from '@aws-sdk/client-kms';
-import { ConfigError } from '../lib/config/config.ts';
+import { ConfigError } from '../lib/config/config-error.ts';
 import { loadSettings } from '../lib/config/settings.ts';
 import { type ProbeReport, runProbe } from '../lib/ops/probe.ts';
 import { writeProbeMetrics } from '../lib/ops/probe-metrics.ts';

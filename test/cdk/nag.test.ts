@@ -15,7 +15,7 @@ const variants: [string, () => Synthesized][] = [
   ['the default stack', () => synthStack()],
   ['a stack in data-key signing mode', () => synthStack({ signingMode: 'data-key' })],
   [
-    'a stack with every option: custom domain, rotation keys, alarm topic',
+    'a stack with every option: custom domain, rotation keys, alarm topic, prober',
     () =>
       synthStack((imports) => ({
         customDomain: {
@@ -29,6 +29,7 @@ const variants: [string, () => Synthesized][] = [
         nextKey: { name: 'k3', keySpec: kms.KeySpec.RSA_3072, algorithm: 'PS256' },
         previousKey: { name: 'primary' },
         alarmTopic: sns.Topic.fromTopicArn(imports, 'Topic', 'arn:aws:sns:eu-west-1:111122223333:ops'),
+        prober: {},
       })),
   ],
 ];
@@ -57,9 +58,12 @@ describe.each(variants)('cdk-nag AwsSolutions on %s', (_name, synth) => {
     expect(report.success).toBe(true);
   });
 
-  it('leaves no error or warning annotation on the stack', () => {
+  it('leaves no error or warning annotation on the stack (but the missing alarm topic: monitoring.test.ts)', () => {
     expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
-    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+    const warnings = Annotations.fromStack(stack).findWarning('*', Match.anyValue());
+    expect(warnings.filter((warning) => !String(warning.entry.data).includes('sts:no-alarm-topic'))).toEqual(
+      [],
+    );
   });
 
   it('gives every acknowledgment a reason, and acknowledges only the expected rules', () => {
@@ -69,8 +73,8 @@ describe.each(variants)('cdk-nag AwsSolutions on %s', (_name, synth) => {
     // Public routes only: an IAM route is never acknowledged as unauthenticated.
     const publicRoutes = ROUTES.filter((route) => route.auth === 'none');
     expect(acks.filter((ack) => ack.id === 'AwsSolutions-APIG4')).toHaveLength(publicRoutes.length);
-    // Each function (and data-key mode's rotation function) is pinned to nodejs22.x on purpose, and says so.
-    const functions = HANDLERS.length + (stack.service.dataKeys ? 1 : 0);
+    // Each function (data-key mode's rotation function and the prober too) is pinned to nodejs22.x on purpose, and says so.
+    const functions = HANDLERS.length + (stack.service.dataKeys ? 1 : 0) + (stack.service.prober ? 1 : 0);
     expect(acks.filter((ack) => ack.id === 'AwsSolutions-L1')).toHaveLength(functions);
   });
 });
@@ -85,5 +89,6 @@ it('passes CDK’s built-in CloudFormation template validation', () => {
         }
       ).pluginReports.flatMap((plugin) => plugin.violations.map((v) => `${plugin.pluginName}: ${v.ruleName}`))
     : [];
-  expect(violations).toEqual([]);
+  // The one annotation of a stack without an alarm topic is the warning that no one is paged.
+  expect(violations.filter((violation) => !violation.includes('sts:no-alarm-topic'))).toEqual([]);
 }, 120_000);
