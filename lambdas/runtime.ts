@@ -9,7 +9,7 @@
 import type { Config } from '../lib/config/config.ts';
 import type { Settings } from '../lib/config/settings.ts';
 import { createTokenExchange, type TokenExchange } from '../lib/exchange/token-exchange.ts';
-import { withProber } from '../lib/ops/prober-issuer.ts';
+import { configWithProber } from '../lib/ops/prober-issuer.ts';
 import { type Clock, systemClock } from '../lib/shared/clock.ts';
 import { createMetricsWriter, type MetricsWriter } from '../lib/shared/emf.ts';
 import { createLogger, type Logger } from '../lib/shared/log.ts';
@@ -70,7 +70,7 @@ export function createRuntime(parts: RuntimeParts): Runtime {
   const clock = parts.clock ?? systemClock;
   const logger = parts.logger ?? createLogger(parts.settings.logLevel);
   const metrics = parts.metrics ?? createMetricsWriter({ namespace: parts.settings.metricsNamespace });
-  const config = configWithProber(parts.config, parts.settings);
+  const config = configWithProber(parts.config, parts.settings.prober);
   const exchange = createTokenExchange({
     ...parts,
     config,
@@ -80,9 +80,4 @@ export function createRuntime(parts: RuntimeParts): Runtime {
     stsEndpoint: parts.settings.stsEndpoint,
   });
   return { ...parts, config, clock, logger, metrics, exchange };
-}
-
-/** With the prober on (`STS_PROBER=on`), its issuer and policy join the config (lib/ops/prober-issuer.ts). */
-export function configWithProber(config: Config, settings: Settings): Config {
-  return settings.prober ? withProber(config) : config;
 }

@@ -85,6 +85,11 @@ export function withProber(config: Config): Config {
   });
 }
 
+/** `config`, with the prober's issuer and policy when the prober is on (`STS_PROBER=on`). */
+export function configWithProber(config: Config, prober: boolean): Config {
+  return prober ? withProber(config) : config;
+}
+
 const freeze = <T>(value: T): T => {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const child of Object.values(value)) freeze(child);

@@ -36,6 +36,7 @@ const LEFT_OUT: Readonly<Record<string, readonly string[]>> = {
   introspect: [EXCHANGE, 'lib/policy/policy.ts'],
   'admin-revoke': [EXCHANGE, 'lib/policy/policy.ts'],
   token: [],
+  'prober-jwks': [EXCHANGE, TOKEN_STORE, POLICY_FILE, 'lib/policy/policy.ts', 'node_modules/zod/'],
 };
 
 describe('handler bundles', () => {
