@@ -6,20 +6,15 @@
 // which alone may GetPublicKey on it). No secret is stored anywhere. The alarms on its metrics are
 // in cdk/monitoring.ts.
 
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { HANDLER_EXPORT, lambdaBundling } from './bundling.ts';
-
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+import { handlerFunction } from './handler-code.ts';
 
 export interface ProberOptions {
   /** How often the prober runs. Default every minute. */
@@ -42,7 +37,7 @@ export interface TokenServiceProberProps extends ProberOptions {
 export class TokenServiceProber extends Construct {
   /** The prober issuer's signing key. */
   readonly key: kms.Key;
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   readonly rule: events.Rule;
 
   constructor(scope: Construct, id: string, props: TokenServiceProberProps) {
@@ -73,11 +68,8 @@ export class TokenServiceProber extends Construct {
     );
     props.grantIntrospection(role);
 
-    this.function = new NodejsFunction(this, 'Function', {
+    this.function = handlerFunction(this, 'Function', 'prober', {
       description: 'STS prober: exchange, refusal and revocation lag through the public endpoint',
-      entry: join(PROJECT_ROOT, 'lambdas', 'prober.ts'),
-      handler: HANDLER_EXPORT,
-      runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 512,
       // The lag wait plus three exchanges and a few introspections, inside the one-minute schedule.
@@ -92,8 +84,6 @@ export class TokenServiceProber extends Construct {
         STS_METRICS_NAMESPACE: props.metricNamespace,
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: lambdaBundling(),
-      projectRoot: PROJECT_ROOT,
     });
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',
