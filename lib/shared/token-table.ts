@@ -54,8 +54,21 @@ export const subjectKey = (issuer: string, sub: string): string =>
   `${ITEM_PREFIXES.subject}${createHash('sha256')
     .update(JSON.stringify([issuer, sub]))
     .digest('base64url')}`;
-/** `SEEN#<issuer>#<jti>`: a used one-time subject token, or (`SEEN#aws4_request#<sha256 of signature>`) a used signed AWS request. */
-export const seenKey = (issuer: string, jti: string): string => `${ITEM_PREFIXES.seen}${issuer}#${jti}`;
+/** Longest `jti` kept as it is in a `SEEN#` key; a longer one is hashed (DynamoDB keys stop at 2048 bytes). */
+export const SEEN_JTI_MAX_BYTES = 256;
+
+/**
+ * `SEEN#<issuer>#<jti>`: a used one-time subject token, or (`SEEN#aws4_request#<sha256 of signature>`) a used
+ * signed AWS request. An external `jti` longer than {@link SEEN_JTI_MAX_BYTES} becomes `~sha256~<base64url digest>`,
+ * so the key stays bounded whatever an issuer puts in its tokens.
+ */
+export const seenKey = (issuer: string, jti: string): string => {
+  const id =
+    Buffer.byteLength(jti, 'utf8') > SEEN_JTI_MAX_BYTES
+      ? `~sha256~${createHash('sha256').update(jti, 'utf8').digest('base64url')}`
+      : jti;
+  return `${ITEM_PREFIXES.seen}${issuer}#${id}`;
+};
 
 /** Attribute of `TOKEN#` holding the revocation time (epoch seconds). */
 export const REVOKED_AT = 'revokedAt';

@@ -121,6 +121,14 @@ function storeContract(name: string, open: () => { store: TokenStore }) {
       expect(await store.markSubjectTokenUsed('https://other.test', 'jti-race', 1_800_000_300)).toBe(true);
     });
 
+    it('spends a one-time token whose jti is longer than a DynamoDB key may be (2048 bytes), once', async () => {
+      const { store } = open();
+      const jti = 'j'.repeat(4000);
+      expect(await store.markSubjectTokenUsed('https://issuer.test', jti, 1_800_000_300)).toBe(true);
+      expect(await store.markSubjectTokenUsed('https://issuer.test', jti, 1_800_000_300)).toBe(false);
+      expect(await store.markSubjectTokenUsed('https://issuer.test', `${jti}x`, 1_800_000_300)).toBe(true);
+    });
+
     it('spends one-time tokens and records the token together; a replay writes nothing', async () => {
       const { store } = open();
       const subject = { issuer: 'https://issuer.test', jti: 'spend-s', until: 1_800_000_300 };
