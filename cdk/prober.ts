@@ -15,6 +15,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { handlerFunction } from './handler-code.ts';
+import { restrictKeyUse } from './key-policy.ts';
 
 export interface ProberOptions {
   /** How often the prober runs. Default every minute. */
@@ -59,6 +60,14 @@ export class TokenServiceProber extends Construct {
       description: 'STS prober',
     });
     logGroup.grantWrite(role);
+    // The key policy, not only IAM: no other principal (an administrator with kms:Sign on *, the
+    // deployment role) can mint prober subject tokens, and only digests in ES256 are signed.
+    restrictKeyUse(this.key, {
+      sid: 'Sign',
+      actions: ['kms:Sign'],
+      principals: [role],
+      require: { 'kms:MessageType': ['DIGEST'], 'kms:SigningAlgorithm': ['ECDSA_SHA_256'] },
+    });
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'SignProberTokens',

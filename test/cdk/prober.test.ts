@@ -77,6 +77,30 @@ describe('TokenService with the prober', () => {
     );
   });
 
+  it("denies kms:Sign on the prober key, in the key's own policy, to every principal but the prober role", () => {
+    const key = template.findResources('AWS::KMS::Key')[keyId]!;
+    const statements = key.Properties.KeyPolicy.Statement as Record<string, unknown>[];
+    const denies = statements.filter((statement) => statement.Effect === 'Deny');
+    expect(denies).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Sid: 'DenySignExceptNamedRoles',
+          Action: 'kms:Sign',
+          Principal: { AWS: '*' },
+          Condition: { ArnNotEquals: { 'aws:PrincipalArn': [arnOf(proberRole)] } },
+        }),
+        expect.objectContaining({
+          Sid: 'DenySignWithoutMessageType',
+          Condition: { StringNotEquals: { 'kms:MessageType': ['DIGEST'] } },
+        }),
+        expect.objectContaining({
+          Sid: 'DenySignWithoutSigningAlgorithm',
+          Condition: { StringNotEquals: { 'kms:SigningAlgorithm': ['ECDSA_SHA_256'] } },
+        }),
+      ]),
+    );
+  });
+
   it('lets the prober invoke POST /introspect and nothing on the table', () => {
     const grants = grantsOf(template, proberRole);
     expect(grants.filter((grant) => grant.startsWith('execute-api:Invoke'))).toHaveLength(1);
