@@ -32,7 +32,7 @@ export const PREBUILT_ROOT = join(PROJECT_ROOT, 'lambda');
  * Every handler module deployed as a function: the routed ones, plus any function without a
  * route (add it here). `npm run build` bundles exactly these into the package.
  */
-export const BUNDLED_HANDLERS: readonly string[] = [...HANDLERS, 'prober'];
+export const BUNDLED_HANDLERS: readonly string[] = [...HANDLERS, 'prober', 'rotate-data-keys'];
 
 /** The code of a handler: a prebuilt bundle directory, or the source module to bundle. */
 export type HandlerSource =

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { BUNDLED_HANDLERS } from '../../cdk/handler-code.ts';
+import { HANDLERS } from '../../lambdas/routes.ts';
 
 // The package as its users get it: `npm pack` (which builds dist/ through `prepack`), then ONE
 // `npm install` of the tarball into a fresh project, next to the peers a user would add (pinned to
@@ -253,11 +254,12 @@ describe.concurrent('the packed package, installed as a dependency', () => {
         b: Synth;
         refused?: { name: string };
       };
-      expect(a.handlers).toEqual([...BUNDLED_HANDLERS].sort());
-      expect(a.functions).toHaveLength(BUNDLED_HANDLERS.length);
+      // The default deployment: one function per routed handler (no prober, KMS signing mode).
+      expect(a.handlers).toEqual([...HANDLERS].sort());
+      expect(a.functions).toHaveLength(HANDLERS.length);
       for (const fn of a.functions) expect(fn).toEqual({ handler: 'index.handler', runtime: 'nodejs22.x' });
       // One asset per function: the prebuilt bundle and the validated policy file, together.
-      expect(a.assets).toHaveLength(BUNDLED_HANDLERS.length);
+      expect(a.assets).toHaveLength(HANDLERS.length);
       for (const asset of a.assets) {
         expect(asset.files).toEqual(['index.mjs', 'index.mjs.map', 'sts.config.json']);
         expect(asset.config).toBe(readFileSync(EXAMPLE_CONFIG, 'utf8'));
