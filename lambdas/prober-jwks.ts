@@ -12,11 +12,11 @@ import type { ProberRuntime, RuntimeProvider } from './runtime.ts';
 /** The prober issuer's KMS key as a signer, for its public key only. */
 async function proberSignerOf(settings: Settings): Promise<Signer | undefined> {
   if (!settings.proberKeyId) return undefined;
-  const [{ KMSClient }, { createKmsSigner }] = await Promise.all([
-    import('@aws-sdk/client-kms'),
+  const [{ newKmsClient }, { createKmsSigner }] = await Promise.all([
+    import('../lib/signers/kms-client.ts'),
     import('../lib/signers/kms.ts'),
   ]);
-  return createKmsSigner({ client: new KMSClient({}), keyIds: [settings.proberKeyId], lazy: true });
+  return createKmsSigner({ client: newKmsClient(), keyIds: [settings.proberKeyId], lazy: true });
 }
 
 export const proberRuntime: RuntimeProvider<ProberRuntime> = containerOnce(async () => {

@@ -20,36 +20,37 @@ export interface SignerClients {
  */
 export async function createSigner(settings: Settings, clients: SignerClients = {}): Promise<Signer> {
   if (settings.signer === 'kms') {
-    const [{ KMSClient }, { createKmsSigner }] = await Promise.all([
-      import('@aws-sdk/client-kms'),
+    const [{ newKmsClient }, { createKmsSigner }] = await Promise.all([
+      import('./kms-client.ts'),
       import('./kms.ts'),
     ]);
-    return createKmsSigner({ client: new KMSClient({}), keyIds: settings.kmsKeyIds });
+    return createKmsSigner({ client: newKmsClient(), keyIds: settings.kmsKeyIds });
   }
   if (settings.signer === 'data-key') {
     const [
-      { DynamoDBClient },
-      { KMSClient },
+      { newDynamoDBClient },
+      { newKmsClient },
       { DynamoKeyStore },
       { createDataKeySigner },
       { createKmsSigner },
     ] = await Promise.all([
-      import('@aws-sdk/client-dynamodb'),
-      import('@aws-sdk/client-kms'),
+      // One-client modules, not the SDK packages: a dynamic import of a package keeps every command.
+      import('../stores/dynamodb-client.ts'),
+      import('./kms-client.ts'),
       import('../stores/dynamodb-keys.ts'),
       import('./data-key.ts'),
       import('./kms.ts'),
     ]);
     const published =
       settings.kmsKeyIds.length > 0
-        ? await createKmsSigner({ client: new KMSClient({}), keyIds: settings.kmsKeyIds })
+        ? await createKmsSigner({ client: newKmsClient(), keyIds: settings.kmsKeyIds })
         : undefined;
     return createDataKeySigner({
       keys: new DynamoKeyStore({
-        client: clients.dynamodb ?? new DynamoDBClient({}),
+        client: clients.dynamodb ?? newDynamoDBClient(),
         tableName: settings.tableName,
       }),
-      kms: clients.kms ?? new KMSClient({}),
+      kms: clients.kms ?? newKmsClient(),
       clock: clients.clock ?? systemClock,
       published,
     });
