@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { benchColdStart, type ColdStartResult } from './cold-start.ts';
+import { benchDpop, type DpopResult } from './dpop.ts';
 import { benchEngine, type EngineResult } from './engine.ts';
 import { createParties } from './fixtures.ts';
 import { benchHttp, type HttpRow, summarizeHttp, TARGET_NAMES } from './http.ts';
@@ -21,10 +22,18 @@ import { benchVerifier, type VerifierResult } from './verifier.ts';
  *
  *   npm run bench                      complete run (about 6-8 minutes)
  *   npm run bench -- --quick           short smoke run; prints only
- *   npm run bench -- --only=engine,http   some parts (engine, verifier, http, cold-start,
+ *   npm run bench -- --only=engine,http   some parts (engine, verifier, dpop, http, cold-start,
  *                                      revocation-lag, latency-model); prints only
  */
-const PARTS = ['engine', 'verifier', 'http', 'cold-start', 'revocation-lag', 'latency-model'] as const;
+const PARTS = [
+  'engine',
+  'verifier',
+  'dpop',
+  'http',
+  'cold-start',
+  'revocation-lag',
+  'latency-model',
+] as const;
 type Part = (typeof PARTS)[number];
 
 interface Settings {
@@ -74,6 +83,7 @@ interface Results {
   readonly seconds: number;
   readonly engine?: EngineResult;
   readonly verifier?: VerifierResult;
+  readonly dpop?: DpopResult;
   readonly http?: readonly HttpRow[];
   readonly mintSeconds?: number;
   readonly coldStart?: ColdStartResult;
@@ -106,7 +116,7 @@ function httpRatios(rows: readonly HttpRow[]) {
 
 function summary(results: Results): string {
   const rows: string[][] = [];
-  const { engine, verifier, http, coldStart, revocationLag, latencyModel } = results;
+  const { engine, verifier, dpop, http, coldStart, revocationLag, latencyModel } = results;
   if (engine) {
     rows.push([
       '1',
@@ -160,6 +170,15 @@ function summary(results: Results): string {
       ratio(verifier.ratio),
       '≥ 0.90',
       verdict(verifier.ratio >= 0.9),
+    ]);
+  }
+  if (dpop) {
+    rows.push([
+      '6',
+      'DPoP proof check: time a proof adds to one downstream verification',
+      `${fixed(dpop.addedMicros, 0)} µs`,
+      '(reported)',
+      'n/a',
     ]);
   }
   if (revocationLag) {
@@ -292,6 +311,31 @@ function verifierSection(verifier: VerifierResult): string {
   ].join('\n');
 }
 
+function dpopSection(dpop: DpopResult): string {
+  return [
+    '### 6. DPoP proof check (RFC 9449)',
+    '',
+    markdownTable(
+      ['path', 'per second', 'µs each'],
+      [
+        ['verifier `verify` (bearer token)', fixed(dpop.bearerPerSecond), fixed(1e6 / dpop.bearerPerSecond)],
+        [
+          'verifier `verifyDpop` (bound token + proof)',
+          fixed(dpop.dpopPerSecond),
+          fixed(1e6 / dpop.dpopPerSecond),
+        ],
+        [
+          '`verifyDpopProof` alone (token endpoint, before its SEEN# write)',
+          fixed(dpop.proofPerSecond),
+          fixed(1e6 / dpop.proofPerSecond),
+        ],
+      ],
+    ),
+    '',
+    `Medians of ${dpop.rounds} rounds of ${dpop.opsPerRound} verifications, one at a time, each proof fresh (signed before the round, ES256).`,
+  ].join('\n');
+}
+
 function revocationSection(lag: RevocationLagResult | undefined): string {
   if (!lag) return '### 5. Revocation lag\n\npending';
   const row = (name: string, stats: LagStats) => [
@@ -354,6 +398,7 @@ export function renderResults(results: Results): string {
   if (results.http) sections.push('', httpSection(results.http, settings, results.mintSeconds));
   if (results.coldStart) sections.push('', coldStartSection(results.coldStart));
   if (results.verifier) sections.push('', verifierSection(results.verifier));
+  if (results.dpop) sections.push('', dpopSection(results.dpop));
   if (settings.parts.has('revocation-lag')) sections.push('', revocationSection(results.revocationLag));
   if (results.latencyModel) sections.push('', latencySection(results.latencyModel));
   return sections.join('\n');
@@ -400,6 +445,14 @@ async function main(): Promise<void> {
       rounds: settings.verifierRounds,
       opsPerRound: settings.verifierOps,
       tokens: 2000,
+      log,
+    });
+  }
+  if (settings.parts.has('dpop')) {
+    phase('DPoP proof check');
+    results.dpop = await benchDpop({
+      rounds: settings.verifierRounds,
+      opsPerRound: settings.verifierOps / 5,
       log,
     });
   }

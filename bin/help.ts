@@ -13,6 +13,8 @@ commands:
   explain      offline: which policy admits a token for a target, or why each refuses
   config validate <file>...   check policy files (for CI)
   dev-token    mint a development subject token from the local server
+  dpop-keygen  write a DPoP key (private JWK, mode 0600) and print its thumbprint (RFC 9449)
+  dpop-proof   print the DPoP proof for one request (send it as the DPoP header)
 
 common options:
   --endpoint <url>   service base URL (or STS_ENDPOINT)
@@ -24,11 +26,14 @@ exchange:   --subject-token <token|file|->  (or STS_SUBJECT_TOKEN)  --audience <
             [--scope <s>]... [--actor-token <token|file|->] (or STS_ACTOR_TOKEN)
             [--subject-token-type <urn>] [--actor-token-type <urn>] [--requested-token-type <urn>]
             [--aws-identity subject|actor [--aws-audience <issuer>]]
+            [--dpop-key <file>] (or STS_DPOP_KEY): bind the token to this key
 introspect: --token <token|file|->  (or STS_TOKEN)  --admin-token <t> (or STS_ADMIN_TOKEN)  [--token-type-hint <h>]
 revoke:     --token <token|file|->  (or STS_TOKEN)  [--token-type-hint <h>]
 explain:    --config <file> --token <token|claims.json|file|-> --audience <target> [--scope <s>]...
             [--actor-token <token|claims.json|file|->] [--subject-issuer <name>] [--actor-issuer <name>]
 dev-token:  [--sub <subject>] [--aud <audience>] [--lifetime <seconds|5m>] [--claims <json|file>]
+dpop-keygen: --out <file> [--alg ES256|ES384|PS256|RS256|EdDSA]
+dpop-proof: --dpop-key <file> --url <url> [--method GET] [--token <token|file|->] [--nonce <n>]
 
 Tokens are written to stdout only. Prefer files, stdin ("-") or the environment over arguments
 (command lines are visible to other users of the machine).
@@ -57,6 +62,7 @@ options:
   --aws-identity subject|actor   present your AWS identity instead (a signed STS GetCallerIdentity
                                  request; credentials from the AWS default chain, AWS_REGION)
   --aws-audience <issuer>        the service's issuer, when it is not --endpoint
+  --dpop-key <file>              bind the token to this DPoP key (or STS_DPOP_KEY; sts dpop-keygen)
 ${SERVICE_OPTIONS}
 
 example:
@@ -132,6 +138,34 @@ ${SERVICE_OPTIONS}
 example:
   sts dev-token --endpoint http://127.0.0.1:8787 --sub alice | sts exchange --endpoint http://127.0.0.1:8787 \\
     --subject-token - --audience https://api.example.com`,
+
+  'dpop-keygen': `usage: sts dpop-keygen --out <file> [--alg ES256]
+
+Writes a new DPoP key pair (RFC 9449) as a private JWK to <file>, readable by its owner only
+(mode 0600, never overwriting), and prints its RFC 7638 thumbprint: the cnf.jkt of tokens bound to it.
+
+options:
+  --out <file>                   where the private JWK goes
+  --alg <alg>                    ES256 (default), ES384, PS256, RS256 or EdDSA
+  --json                         {"jkt", "alg", "file"}
+
+example:
+  sts dpop-keygen --out dpop.jwk && STS_DPOP_KEY=dpop.jwk sts exchange --subject-token - --audience https://api.example.com`,
+
+  'dpop-proof': `usage: sts dpop-proof --dpop-key <file> --url <url> [options]
+
+Prints the DPoP proof (RFC 9449) for one request, to send as its DPoP header.
+
+options:
+  --dpop-key <file>              the private JWK (or STS_DPOP_KEY)
+  --url <url>                    the URL called (query and fragment are left out of htu)
+  --method <m>                   default GET
+  --token <token|file|->         the access token sent with the request: adds ath (or STS_TOKEN)
+  --nonce <n>                    the server's DPoP-Nonce
+
+example:
+  curl -H "Authorization: DPoP $ACCESS" -H "DPoP: $(sts dpop-proof --dpop-key dpop.jwk \
+    --url https://api.example.com/things --token "$ACCESS")" https://api.example.com/things`,
 };
 
 /** This package's version, from the nearest `package.json` named serverless-sts above this module. */

@@ -1,6 +1,7 @@
 // The `sts` commands that call the service: exchange, introspect, revoke, dev-token.
 
 import { StsClient, type TokenSource } from '../lib/client/client.ts';
+import type { DpopKey } from '../lib/client/dpop.ts';
 import { createHttp, TokenExchangeError } from '../lib/client/http.ts';
 import { TOKEN_TYPE } from '../lib/shared/claims.ts';
 import { parseDuration } from '../lib/shared/duration.ts';
@@ -17,12 +18,13 @@ import {
   UsageError,
   type Values,
 } from './cli-io.ts';
+import { dpopKeyOption } from './dpop-commands.ts';
 
-function client(values: Values, io: Io): StsClient {
+function client(values: Values, io: Io, dpop?: DpopKey): StsClient {
   const endpoint = str(values, 'endpoint') ?? io.env.STS_ENDPOINT;
   if (!endpoint) throw new UsageError('--endpoint (or STS_ENDPOINT) is required');
   try {
-    return new StsClient({ endpoint, cache: false });
+    return new StsClient({ endpoint, cache: false, dpop });
   } catch (error) {
     throw new UsageError(`--endpoint: ${(error as Error).message}`);
   }
@@ -56,7 +58,8 @@ export const exchange: Command = async (values, _positionals, io) => {
   const audience = str(values, 'audience');
   const resource = str(values, 'resource');
   if (!audience === !resource) throw new UsageError('exactly one of --audience and --resource is required');
-  const sts = client(values, io);
+  // With a DPoP key, the token comes back bound to it (token_type DPoP).
+  const sts = client(values, io, await dpopKeyOption(values, io));
   const result = await sts.exchange({
     subjectToken,
     subjectTokenType: str(values, 'subject-token-type') ?? TOKEN_TYPE.jwt,

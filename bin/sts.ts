@@ -14,6 +14,7 @@ import {
   UsageError,
   type Values,
 } from './cli-io.ts';
+import { dpopKeygen, dpopProof } from './dpop-commands.ts';
 import { COMMAND_HELP, packageVersion, USAGE } from './help.ts';
 import { devToken, exchange, introspect, revoke } from './service-commands.ts';
 
@@ -43,6 +44,18 @@ const COMMANDS: Record<string, { run: Command; options: Record<string, unknown> 
       'requested-token-type': { type: 'string' },
       'aws-identity': { type: 'string' },
       'aws-audience': { type: 'string' },
+      'dpop-key': { type: 'string' },
+    },
+  },
+  'dpop-keygen': { run: dpopKeygen, options: { out: { type: 'string' }, alg: { type: 'string' } } },
+  'dpop-proof': {
+    run: dpopProof,
+    options: {
+      'dpop-key': { type: 'string' },
+      url: { type: 'string' },
+      method: { type: 'string' },
+      token: { type: 'string' },
+      nonce: { type: 'string' },
     },
   },
   introspect: {

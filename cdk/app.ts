@@ -1,7 +1,8 @@
 // `npx cdk synth | deploy`: one StsStack. The policy file comes from STS_CONFIG, else the context
 // key `config`, else cdk/example.sts.config.json (flagged with a warning: fine for a first synth,
 // never for a real deployment). An invalid policy file stops the synth with the message the
-// service itself would print at start.
+// service itself would print at start. STS_DPOP_NONCE_SECRET, when set, becomes the token
+// function's DPoP nonce key.
 
 import { Annotations, App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -17,9 +18,11 @@ try {
   const stack = new StsStack(app, stackName, {
     description: 'Serverless STS: OAuth 2.0 Token Exchange (RFC 8693) signing with KMS',
     // The prober (docs/operations.md) runs in every deployed stack; `-c prober=false` turns it off.
+    // The DPoP nonce key comes from the deploying shell (docs/dpop.md); never from cdk.json.
     service: {
       config: choice.path,
       ...([false, 'false'].includes(app.node.tryGetContext('prober')) ? {} : { prober: {} }),
+      dpopNonceSecret: process.env.STS_DPOP_NONCE_SECRET || undefined,
     },
   });
   if (choice.from === 'example') {

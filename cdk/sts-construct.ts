@@ -131,6 +131,14 @@ export interface TokenServiceProps {
   readonly prober?: ProberOptions;
   /** Per-handler KMS and DynamoDB access, added to or replacing cdk/handler-access.ts entries. */
   readonly handlerAccess?: Readonly<Record<string, HandlerAccess>>;
+  /**
+   * The key of the stateless DPoP nonces (base64, 32+ bytes, e.g. `openssl rand -base64 32`),
+   * set as `STS_DPOP_NONCE_SECRET` on the token function only. Required when the config sets
+   * `dpop.requireNonce` (every container must accept every other's nonces). It lives in the
+   * function's environment (encrypted at rest; readable with lambda:GetFunctionConfiguration
+   * and in the template): a leak lets one precompute nonces, never forge a proof or a token.
+   */
+  readonly dpopNonceSecret?: string;
 }
 
 /** Why a route without IAM authorization is public, for the cdk-nag acknowledgment. */
@@ -243,6 +251,9 @@ export class TokenService extends Construct {
     });
 
     // One function per handler module of the route table.
+    if (this.config.dpop.requireNonce && !props.dpopNonceSecret) {
+      throw new Error('the config sets dpop.requireNonce: pass dpopNonceSecret (docs/dpop.md)');
+    }
     const metricNamespace = props.metricNamespace ?? `ServerlessSTS/${stack.stackName}`;
     const baseEnvironment = {
       STS_CONFIG: CONFIG_PATH_IN_LAMBDA,
@@ -286,7 +297,10 @@ export class TokenService extends Construct {
         reservedConcurrentExecutions: this.reservedConcurrency(handler, throttles, props),
         role,
         logGroup,
-        environment,
+        environment:
+          handler === 'token' && props.dpopNonceSecret
+            ? { ...environment, STS_DPOP_NONCE_SECRET: props.dpopNonceSecret }
+            : environment,
         configFile: staged.file,
       });
       Validations.of(fn).acknowledge({

@@ -6,11 +6,13 @@
 // server build one full Runtime with createRuntime and hand it to every handler, which fits
 // every layer.
 
-import type { Config } from '../lib/config/config.ts';
+import { randomBytes } from 'node:crypto';
+import { type Config, ConfigError } from '../lib/config/config.ts';
 import type { Settings } from '../lib/config/settings.ts';
 import { createTokenExchange, type TokenExchange } from '../lib/exchange/token-exchange.ts';
 import { configWithProber } from '../lib/ops/prober-issuer.ts';
 import { type Clock, systemClock } from '../lib/shared/clock.ts';
+import { createDpopNonces, type DpopNonces } from '../lib/shared/dpop-nonce.ts';
 import { createMetricsWriter, type MetricsWriter } from '../lib/shared/emf.ts';
 import { createLogger, type Logger } from '../lib/shared/log.ts';
 import type { Signer } from '../lib/signers/signer.ts';
@@ -48,6 +50,8 @@ export interface StoreRuntime extends ConfiguredRuntime {
 /** Everything: the token exchange engine (`token`), and what tests and the local server use. */
 export interface Runtime extends StoreRuntime, ProberRuntime {
   readonly exchange: TokenExchange;
+  /** Stateless DPoP nonces (RFC 9449 §8), when a secret is set or the config requires nonces. */
+  readonly dpopNonces: DpopNonces | undefined;
 }
 
 /** Hands a handler its runtime; tests and the local server inject their own. */
@@ -65,12 +69,34 @@ export interface RuntimeParts {
   readonly proberSigner?: Signer;
 }
 
+/**
+ * The stateless DPoP nonces (RFC 9449 §8) of a runtime, keyed by STS_DPOP_NONCE_SECRET. Without
+ * it, when the config requires nonces, one process (the local server, a test) makes a secret of
+ * its own; a Lambda container (`shared`) refuses to, since every container must accept the
+ * nonces the others hand out.
+ */
+export function dpopNoncesFor(
+  settings: Settings,
+  config: Config,
+  clock: Clock,
+  shared = false,
+): DpopNonces | undefined {
+  if (config.dpop.requireNonce && !settings.dpopNonceSecret && shared) {
+    throw new ConfigError('environment', [
+      'STS_DPOP_NONCE_SECRET: required when dpop.requireNonce is true (every container must share it)',
+    ]);
+  }
+  const secret = settings.dpopNonceSecret ?? (config.dpop.requireNonce ? randomBytes(32) : undefined);
+  return secret ? createDpopNonces({ secret, clock }) : undefined;
+}
+
 /** A full runtime from its parts (tests, the local server, the `token` container). */
 export function createRuntime(parts: RuntimeParts): Runtime {
   const clock = parts.clock ?? systemClock;
   const logger = parts.logger ?? createLogger(parts.settings.logLevel);
   const metrics = parts.metrics ?? createMetricsWriter({ namespace: parts.settings.metricsNamespace });
   const config = configWithProber(parts.config, parts.settings.prober);
+  const dpopNonces = dpopNoncesFor(parts.settings, config, clock);
   const exchange = createTokenExchange({
     ...parts,
     config,
@@ -78,6 +104,7 @@ export function createRuntime(parts: RuntimeParts): Runtime {
     logger,
     metrics,
     stsEndpoint: parts.settings.stsEndpoint,
+    dpopNonces,
   });
-  return { ...parts, config, clock, logger, metrics, exchange };
+  return { ...parts, config, clock, logger, metrics, exchange, dpopNonces };
 }

@@ -7,6 +7,7 @@ import { decodeJwt } from 'jose';
 import { TOKEN_TYPE } from '../shared/claims.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
 import { type CacheOptions, SingleFlight, TokenCache } from './cache.ts';
+import { type DpopKey, signDpopProof } from './dpop.ts';
 import { createHttp, type Http, type HttpOptions, jsonObject, TokenExchangeError } from './http.ts';
 
 export interface StsClientOptions extends HttpOptions {
@@ -14,6 +15,18 @@ export interface StsClientOptions extends HttpOptions {
   readonly endpoint: string;
   /** `false` turns the cache off (single flight stays on). */
   readonly cache?: CacheOptions | false;
+  /**
+   * A DPoP key (RFC 9449; `generateDpopKey()` makes a non-extractable one): every exchange sends
+   * a proof by it, so the tokens issued are bound to it (`token_type: DPoP`), and bound subject
+   * or actor tokens of this key can be exchanged.
+   */
+  readonly dpop?: DpopKey;
+}
+
+/** What a downstream request needs to present a token: method and URL, for the DPoP proof. */
+export interface DownstreamRequest {
+  readonly method: string;
+  readonly url: string;
 }
 
 /**
@@ -93,10 +106,10 @@ const scopeList = (scope: ExchangeRequest['scope']): string[] => [
  * The cache and single-flight key of a request: a SHA-256 over everything that shapes the
  * answer (tokens, token types, target, scopes in any order), so no raw token is ever held as a key.
  */
-export function exchangeCacheKey(request: ExchangeRequest): string {
+export function exchangeCacheKey(request: ExchangeRequest, dpopJkt?: string): string {
   const { subjectToken, actorToken } = request;
   const parts = [
-    'sts-exchange-v1',
+    dpopJkt ? `sts-exchange-dpop-${dpopJkt}` : 'sts-exchange-v1',
     typeof subjectToken === 'string' ? (request.subjectTokenType ?? TOKEN_TYPE.jwt) : subjectToken.tokenType,
     typeof subjectToken === 'string' ? subjectToken : { source: subjectToken.cacheId },
     actorToken
@@ -136,6 +149,9 @@ export class StsClient {
   readonly #http: Http;
   readonly #cache: TokenCache<Issued> | undefined;
   readonly #flights = new SingleFlight<Issued>();
+  readonly #dpop: DpopKey | undefined;
+  /** The last `DPoP-Nonce` each origin (the service, downstream APIs) asked for. */
+  readonly #nonces = new Map<string, string>();
 
   constructor(options: StsClientOptions) {
     if (!isAllowedUrl(options.endpoint)) {
@@ -145,6 +161,7 @@ export class StsClient {
     }
     this.endpoint = options.endpoint.replace(/\/+$/, '');
     this.#http = createHttp(options);
+    this.#dpop = options.dpop;
     this.#cache = options.cache === false ? undefined : new TokenCache(options.cache ?? {}, this.#http.clock);
   }
 
@@ -154,7 +171,7 @@ export class StsClient {
     if (!request.audience === !request.resource) {
       throw new TypeError('exactly one of audience and resource is required');
     }
-    const key = exchangeCacheKey(request);
+    const key = exchangeCacheKey(request, this.#dpop?.jkt);
     if (request.cache !== false) {
       const cached = this.#cache?.get(key);
       if (cached) return this.#answer(cached, true);
@@ -165,7 +182,48 @@ export class StsClient {
 
   /** Forgets the cached answer to a request (e.g. after a downstream refused the token). */
   invalidate(request: ExchangeRequest): void {
-    this.#cache?.delete(exchangeCacheKey(request));
+    this.#cache?.delete(exchangeCacheKey(request, this.#dpop?.jkt));
+  }
+
+  /**
+   * The DPoP proof for a downstream request with `accessToken` (RFC 9449 §7): `htm`, `htu`,
+   * `ath`, and the nonce that origin last asked for. Send it as the `DPoP` header beside
+   * `Authorization: DPoP <accessToken>`; `requestHeaders` builds both.
+   */
+  async dpopProof(request: DownstreamRequest & { readonly accessToken?: string }): Promise<string> {
+    if (!this.#dpop) throw new TypeError('this client has no DPoP key (option dpop)');
+    return signDpopProof(this.#dpop, {
+      method: request.method,
+      url: request.url,
+      accessToken: request.accessToken,
+      nonce: this.#nonces.get(originOf(request.url)),
+      now: this.#http.clock(),
+    });
+  }
+
+  /**
+   * The headers that present an exchanged token downstream: `Authorization: DPoP` and a fresh
+   * proof for a bound token, `Authorization: Bearer` for an unbound one.
+   *
+   * @example
+   * const token = await sts.exchange({ subjectToken, audience: 'https://orders.internal' });
+   * const url = 'https://orders.internal/v1/orders';
+   * await fetch(url, { headers: await sts.requestHeaders(token, { method: 'GET', url }) });
+   */
+  async requestHeaders(
+    token: Pick<ExchangedToken, 'accessToken' | 'tokenType'>,
+    request: DownstreamRequest,
+  ): Promise<Record<string, string>> {
+    if (token.tokenType.toLowerCase() !== 'dpop') return { Authorization: `Bearer ${token.accessToken}` };
+    return {
+      Authorization: `DPoP ${token.accessToken}`,
+      DPoP: await this.dpopProof({ ...request, accessToken: token.accessToken }),
+    };
+  }
+
+  /** Remembers the `DPoP-Nonce` a downstream API answered with (say, with `use_dpop_nonce`). */
+  rememberDpopNonce(url: string, nonce: string): void {
+    this.#nonces.set(originOf(url), nonce);
   }
 
   clearCache(): void {
@@ -223,7 +281,8 @@ export class StsClient {
       : [undefined, undefined];
     const sentAt = this.#http.clock();
     const scopes = scopeList(request.scope);
-    const response = await this.#http.postForm(`${this.endpoint}/token`, {
+    const url = `${this.endpoint}/token`;
+    const fields = {
       grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
       subject_token: subjectToken,
       subject_token_type: subjectTokenType,
@@ -233,11 +292,30 @@ export class StsClient {
       resource: request.resource,
       scope: scopes.length > 0 ? scopes.join(' ') : undefined,
       requested_token_type: request.requestedTokenType,
-    });
+    };
+    // A fresh proof per attempt (each jti is used once), with the nonce the service asked for.
+    const headers = async (): Promise<Record<string, string>> =>
+      this.#dpop ? { DPoP: await this.dpopProof({ method: 'POST', url }) } : {};
+    let response: Awaited<ReturnType<Http['postForm']>>;
+    try {
+      response = await this.#http.postForm(url, fields, headers);
+    } catch (error) {
+      // RFC 9449 §8: the service wants a nonce in the proof; retry once with the one it gave.
+      const nonce = error instanceof TokenExchangeError ? error.dpopNonce : undefined;
+      if (!this.#dpop || !nonce || (error as TokenExchangeError).code !== 'use_dpop_nonce') throw error;
+      this.rememberDpopNonce(url, nonce);
+      response = await this.#http.postForm(url, fields, headers);
+    }
+    const nonce = response.headers.get('dpop-nonce');
+    if (nonce) this.rememberDpopNonce(url, nonce);
     const body = jsonObject(response);
     const { access_token, token_type, issued_token_type, expires_in, scope } = body;
     if (typeof access_token !== 'string' || !access_token || typeof token_type !== 'string') {
       throw new TokenExchangeError('invalid_response', response.status, 'token response lacks access_token');
+    }
+    // A proof was sent: a token the service did not bind would fail downstream as DPoP.
+    if (this.#dpop && token_type.toLowerCase() !== 'dpop') {
+      throw new TokenExchangeError('invalid_response', response.status, 'the service did not bind the token');
     }
     const lifetime =
       typeof expires_in === 'number' && expires_in > 0 ? expires_in : jwtLifetime(access_token, sentAt);
@@ -257,5 +335,7 @@ export class StsClient {
     return { ...issued, expiresIn, fromCache };
   }
 }
+
+const originOf = (url: string): string => new URL(url).origin;
 
 export { TokenExchangeError };

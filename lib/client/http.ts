@@ -20,6 +20,8 @@ export interface TokenExchangeErrorOptions {
   readonly retryAfter?: number | undefined;
   /** Attempts made before giving up. */
   readonly attempts?: number;
+  /** The server's `DPoP-Nonce` (RFC 9449 §8), with `use_dpop_nonce`. */
+  readonly dpopNonce?: string | undefined;
   readonly cause?: unknown;
 }
 
@@ -28,6 +30,8 @@ export class TokenExchangeError extends Error {
   override readonly name = 'TokenExchangeError';
   readonly retryAfter: number | undefined;
   readonly attempts: number;
+  /** The nonce the server asks DPoP proofs to carry (`DPoP-Nonce`), when it sent one. */
+  readonly dpopNonce: string | undefined;
 
   constructor(
     /** The RFC 6749 §5.2 `error` code, or `network_error` / `invalid_response`. */
@@ -41,6 +45,7 @@ export class TokenExchangeError extends Error {
     super(description ? `${code}: ${description}` : code, { cause: options.cause });
     this.retryAfter = options.retryAfter;
     this.attempts = options.attempts ?? 1;
+    this.dpopNonce = options.dpopNonce;
   }
 
   /**
@@ -83,13 +88,17 @@ export interface HttpResponse {
 }
 
 export type FormFields = Readonly<Record<string, string | undefined>>;
+export type HeadersInput = Readonly<Record<string, string>>;
 
 export interface Http {
-  /** POSTs a form; resolves with a 2xx response, or throws TokenExchangeError after retries. */
+  /**
+   * POSTs a form; resolves with a 2xx response, or throws TokenExchangeError after retries.
+   * `headers` may be a function, called before each attempt (a DPoP proof is made per attempt).
+   */
   postForm(
     url: string,
     fields: FormFields,
-    headers?: Readonly<Record<string, string>>,
+    headers?: HeadersInput | (() => Promise<HeadersInput>),
   ): Promise<HttpResponse>;
   readonly clock: Clock;
 }
@@ -148,6 +157,7 @@ export function errorFromResponse(response: HttpResponse, now: number, attempts 
   return new TokenExchangeError(code, status, description || `HTTP ${status}`, {
     retryAfter: parseRetryAfter(headers.get('retry-after'), now),
     attempts,
+    dpopNonce: headers.get('dpop-nonce') ?? undefined,
   });
 }
 
@@ -206,7 +216,7 @@ export function createHttp(options: HttpOptions = {}): Http {
   async function postForm(
     url: string,
     fields: FormFields,
-    extraHeaders: Readonly<Record<string, string>> = {},
+    extraHeaders: HeadersInput | (() => Promise<HeadersInput>) = {},
   ) {
     const form = new URLSearchParams();
     for (const [name, value] of Object.entries(fields)) if (value !== undefined) form.set(name, value);
@@ -214,11 +224,11 @@ export function createHttp(options: HttpOptions = {}): Http {
     const headers = {
       'Content-Type': 'application/x-www-form-urlencoded',
       Accept: 'application/json',
-      ...extraHeaders,
     };
     const started = clock();
     for (let n = 1; ; n++) {
-      const outcome = await attempt(url, body, headers, n);
+      const extra = typeof extraHeaders === 'function' ? await extraHeaders() : extraHeaders;
+      const outcome = await attempt(url, body, { ...headers, ...extra }, n);
       if (!(outcome instanceof TokenExchangeError) && outcome.status >= 200 && outcome.status < 300) {
         return outcome;
       }

@@ -1,9 +1,11 @@
 // `serverless-sts/client`: what a Lambda developer imports. The SDK (token exchange with cache,
 // single flight and retries; introspection; revocation) and the middy middleware that exchanges
-// a caller's token on its behalf. Imports jose only; `@middy/core` and `aws-lambda` are types.
+// a caller's token on its behalf; DPoP keys and proofs (RFC 9449). Imports jose only;
+// `@middy/core` and `aws-lambda` are types.
 
 export { type CacheOptions, refreshMargin } from './cache.ts';
 export {
+  type DownstreamRequest,
   type ExchangedToken,
   type ExchangeRequest,
   exchangeCacheKey,
@@ -14,6 +16,15 @@ export {
   type StsClientOptions,
   type TokenSource,
 } from './client.ts';
+export {
+  type DpopKey,
+  type DpopKeyAlgorithm,
+  type DpopProofRequest,
+  generateDpopJwk,
+  generateDpopKey,
+  importDpopKey,
+  signDpopProof,
+} from './dpop.ts';
 export {
   type HttpOptions,
   type RetryOptions,

@@ -3,6 +3,12 @@
 // that audience (with the function's own actor token, when it has one) and hands it to the
 // handler on `context.exchangedToken`. It answers by itself when it cannot:
 //
+// DPoP (RFC 9449): a caller's token sent as `Authorization: DPoP` is passed on as the subject
+// token like a bearer one. Verify the caller's proof first (the verifier's `accessTokenAuth`
+// before this middleware); give the client a DPoP key, and the service binds the new token to it
+// (with an actor token, the actor's key proves possession for the bound subject token), so the
+// handler presents it with `client.requestHeaders(context.exchangedToken, { method, url })`.
+//
 // | situation | response |
 // | --- | --- |
 // | no `Authorization: Bearer` | 401, `WWW-Authenticate: Bearer realm=...` (RFC 6750 §3.1) |
@@ -45,12 +51,15 @@ export type ExchangedTokenContext = Context & { exchangedToken: ExchangedToken }
 type Event = APIGatewayProxyEventV2;
 type Result = APIGatewayProxyStructuredResultV2;
 
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const BEARER = /^(?:Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*) *$/i;
 /** Refusals about what the caller asked for, and about the caller's token itself. */
 const REFUSED_TARGET = new Set(['invalid_target', 'invalid_scope']);
 const REFUSED_TOKEN = new Set(['invalid_request', 'invalid_grant', 'invalid_token']);
 
-/** The bearer token of an API Gateway v2 event: a string, `null` when absent, `false` when malformed. */
+/**
+ * The access token of an API Gateway v2 event (`Bearer` or `DPoP` scheme): a string, `null` when
+ * absent, `false` when malformed.
+ */
 export function bearerToken(event: Pick<Event, 'headers'>): string | null | false {
   let authorization: string | undefined;
   for (const [name, value] of Object.entries(event.headers ?? {})) {

@@ -78,6 +78,17 @@ export const configSchema = z
     clockSkew: duration.default('30s').describe('Tolerance for exp, nbf and iat of presented tokens.'),
     maxTokenBytes: z.number().int().min(512).max(65_536).default(16_384),
     maxDelegationDepth: z.number().int().min(1).max(10).default(3),
+    dpop: z
+      .object({
+        requireNonce: z
+          .boolean()
+          .default(false)
+          .describe('Proofs must carry a server nonce (RFC 9449 §8); needs STS_DPOP_NONCE_SECRET.'),
+        proofMaxAge: duration.default('60s').describe('How long after its iat a DPoP proof is accepted.'),
+      })
+      .strict()
+      .default({ requireNonce: false, proofMaxAge: '60s' })
+      .describe('DPoP proofs at the token endpoint (RFC 9449).'),
     trustedIssuers: z
       .array(
         z.discriminatedUnion('type', [
@@ -128,6 +139,10 @@ export const configSchema = z
               .describe(
                 'AWS session tags for AssumeRoleWithWebIdentity (the https://aws.amazon.com/tags claim).',
               ),
+            requireDpop: z
+              .boolean()
+              .default(false)
+              .describe('Issue only DPoP-bound tokens: a request without a DPoP proof is refused.'),
           })
           .strict(),
       )
@@ -162,6 +177,8 @@ export interface PolicyConfig extends Matcher {
   readonly maxLifetime: number | undefined;
   readonly copyClaims: readonly string[];
   readonly clientId: string;
+  /** Only DPoP-bound tokens are issued under this policy. */
+  readonly requireDpop: boolean;
   readonly sessionTags: SessionTagsConfig | undefined;
 }
 /** A trusted issuer of `"type": "aws"`: IAM callers with a signed GetCallerIdentity request. */
@@ -193,6 +210,8 @@ export interface Config {
   readonly clockSkew: number;
   readonly maxTokenBytes: number;
   readonly maxDelegationDepth: number;
+  /** DPoP proofs at the token endpoint; `proofMaxAge` in seconds. */
+  readonly dpop: { readonly requireNonce: boolean; readonly proofMaxAge: number };
   readonly trustedIssuers: readonly TrustedIssuerConfig[];
   /** The `"type": "aws"` entries of the file's `trustedIssuers`. */
   readonly awsIssuers: readonly AwsIssuerConfig[];
@@ -272,6 +291,7 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
   if (tokenLifetime.max > MAX_TOKEN_LIFETIME)
     problems.push('tokenLifetime.max: must not exceed 1d (tokens of this service live minutes)');
   if (seconds(file.clockSkew) > MAX_CLOCK_SKEW) problems.push('clockSkew: must not exceed 5m');
+  if (seconds(file.dpop.proofMaxAge) > MAX_CLOCK_SKEW) problems.push('dpop.proofMaxAge: must not exceed 5m');
   const checkMatcher = (
     at: string,
     matcher: { issuer: string; origin?: string | undefined; rootPolicy?: string | undefined },
@@ -325,6 +345,7 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
     clockSkew: seconds(file.clockSkew),
     maxTokenBytes: file.maxTokenBytes,
     maxDelegationDepth: file.maxDelegationDepth,
+    dpop: { requireNonce: file.dpop.requireNonce, proofMaxAge: seconds(file.dpop.proofMaxAge) },
     trustedIssuers: file.trustedIssuers.flatMap((trusted) =>
       trusted.type === 'aws'
         ? []
@@ -374,6 +395,7 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
       copyClaims: policy.copyClaims,
       clientId: policy.clientId ?? policy.name,
       sessionTags: policy.sessionTags,
+      requireDpop: policy.requireDpop,
     })),
   });
 }

@@ -31,6 +31,11 @@ export interface Settings {
   /** `AWS_ENDPOINT_URL_STS`: the only STS endpoint signed AWS identities may name (tests, private endpoints). */
   readonly stsEndpoint: string | undefined;
   readonly adminToken: string | undefined;
+  /**
+   * `STS_DPOP_NONCE_SECRET` (base64 or base64url, 32+ bytes): the key of the stateless DPoP
+   * nonces every instance must share when the config requires nonces.
+   */
+  readonly dpopNonceSecret: Uint8Array | undefined;
   readonly host: string;
   readonly port: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -101,6 +106,16 @@ export function loadSettings(env: Env = process.env): Settings {
       `STS_ISSUER: expected an https URL (http only on a loopback host), got "${issuer}"`,
     ]);
   }
+  const nonceText = env.STS_DPOP_NONCE_SECRET || undefined;
+  const dpopNonceSecret = nonceText === undefined ? undefined : Buffer.from(nonceText, 'base64');
+  if (
+    dpopNonceSecret !== undefined &&
+    (dpopNonceSecret.length < 32 || !/^[A-Za-z0-9+/_=-]+$/.test(nonceText!))
+  ) {
+    throw new ConfigError('environment', [
+      'STS_DPOP_NONCE_SECRET: expected at least 32 bytes in base64 (e.g. `openssl rand -base64 32`)',
+    ]);
+  }
   return Object.freeze({
     configPath: env.STS_CONFIG || undefined,
     issuer,
@@ -117,6 +132,7 @@ export function loadSettings(env: Env = process.env): Settings {
     dynamodbEndpoint: env.AWS_ENDPOINT_URL_DYNAMODB || env.AWS_ENDPOINT_URL || undefined,
     stsEndpoint: stsEndpointOf(env),
     adminToken: env.STS_ADMIN_TOKEN || undefined,
+    dpopNonceSecret,
     host: env.HOST || '127.0.0.1',
     port,
     logLevel: oneOf(env, 'STS_LOG_LEVEL', ['debug', 'info', 'warn', 'error', 'silent'] as const, 'info'),

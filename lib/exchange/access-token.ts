@@ -23,6 +23,8 @@ export interface AccessTokenClaims {
   readonly copied: Readonly<Record<string, unknown>>;
   /** AWS session tags (`https://aws.amazon.com/tags`), when the policy sets them. */
   readonly sessionTags?: AwsTagsClaim | undefined;
+  /** RFC 9449: the thumbprint of the key the token is bound to (`cnf.jkt`); unbound when absent. */
+  readonly jkt?: string | undefined;
 }
 
 export interface MintedToken {
@@ -64,6 +66,7 @@ export async function mintAccessToken(signer: Signer, input: AccessTokenClaims):
   if (input.scope) claims.scope = input.scope;
   if (input.act) claims.act = input.act;
   if (input.sessionTags) claims[AWS_TAGS_CLAIM] = input.sessionTags;
+  if (input.jkt) claims.cnf = { jkt: input.jkt };
   const signingInput = `${b64({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })}.${b64(claims)}`;
   const signature = await signer.sign(Buffer.from(signingInput));
   if (signature.length === 0) throw serverError('signer.empty_signature');

@@ -11,6 +11,7 @@ import { recordedToken } from '../revocation/revocation.ts';
 import { AWS_IDENTITY_ISSUER } from '../shared/aws-request.ts';
 import { SELF_ISSUER, TOKEN_TYPE, type VerifyAlgorithm } from '../shared/claims.ts';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
+import { boundJkt } from '../shared/dpop.ts';
 import { invalidRequest } from '../shared/errors.ts';
 import { type KeyResolver, localKeySet, remoteKeySet } from '../shared/key-sets.ts';
 import { type Refuse, verifyPinnedJwt } from '../shared/pinned-jwt.ts';
@@ -42,6 +43,8 @@ export interface VerifiedToken {
   readonly claims: JWTPayload & { sub: string; exp: number };
   /** A signed AWS request is accepted once: the `SEEN#` record that spends it (aws-identity.ts). */
   readonly replay?: { readonly issuer: string; readonly id: string; readonly until: number } | undefined;
+  /** `cnf.jkt` of a DPoP-bound token (RFC 9449): the key whose proof must come with it. */
+  readonly jkt: string | undefined;
 }
 
 interface IssuerEntry {
@@ -101,6 +104,8 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
         record: undefined,
         claims,
         replay,
+        // A signed AWS request carries no cnf: nothing binds it to a DPoP key.
+        jkt: undefined,
       };
     }
     const refuse: Refuse = (reason, cause) =>
@@ -146,9 +151,11 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
     // An external `act` names an actor no policy here vetted; carried on, it would become the
     // current actor (RFC 8693 §4.1) of the minted token. Only this service's own `act` chains on.
     if (entry !== self && claims.act !== undefined) throw refuse('external_act');
-    // A sender-constrained token (DPoP, mTLS) is useless to a thief without its key; exchanged
-    // here it would come back as a plain bearer token. Proof of possession is not implemented.
-    if (claims.cnf !== undefined) throw refuse('sender_constrained');
+    // A sender-constrained token is useless to a thief without its key. A DPoP binding (`jkt`) is
+    // checked against the request's proof (dpop-binding.ts); any other kind (mTLS `x5t#S256`)
+    // cannot be checked here, and exchanging it would strip the binding: refused.
+    const jkt = boundJkt(claims.cnf);
+    if (jkt === 'unsupported') throw refuse('cnf_unsupported');
 
     const now = epochSeconds(clock);
     if (entry === self) {
@@ -165,6 +172,7 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
         rootPolicy: record.rootPolicy ?? record.policy,
         record,
         claims: claims as VerifiedToken['claims'],
+        jkt,
       };
     }
     const trusted = entry.config!;
@@ -186,6 +194,7 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
       rootPolicy: undefined,
       record: undefined,
       claims: claims as VerifiedToken['claims'],
+      jkt,
     };
   };
 }

@@ -1,6 +1,6 @@
 // The RFC 8693 token exchange grant, as a pipeline: parse -> verify the subject (and actor) token
-// -> decide by policy -> mint -> record the jti, spending one-time tokens in the same write ->
-// respond. No token
+// -> decide by policy -> bind (the DPoP proof, dpop-binding.ts) -> mint -> record the jti,
+// spending one-time tokens in the same write -> respond. No token
 // leaves unless its record was written. Each step adds to one typed audit record; a refusal is
 // logged here (`token.refused`), an issued token too (`token.issued`), and a 5xx is logged once,
 // by the caller's error handler (`request.failed`, lambdas/http.ts), with this audit attached.
@@ -9,12 +9,14 @@ import type { Config } from '../config/config.ts';
 import { copyClaimPaths } from '../policy/claim-path.ts';
 import { compilePolicies, type Grant, type PolicyEngine } from '../policy/policy.ts';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
+import type { DpopNonces } from '../shared/dpop-nonce.ts';
 import { type MetricsWriter, noMetrics } from '../shared/emf.ts';
 import { invalidRequest, OAuthError, toOAuthError } from '../shared/errors.ts';
 import { attachLogFields, type Logger, tokenFingerprint } from '../shared/log.ts';
 import type { Signer } from '../signers/signer.ts';
 import type { OneTimeUse, TokenStore } from '../stores/store.ts';
 import { mintAccessToken } from './access-token.ts';
+import { createDpopBinding } from './dpop-binding.ts';
 import { createExchangeMetrics } from './exchange-metrics.ts';
 import type { Form } from './form.ts';
 import { type Lineage, lineage } from './lineage.ts';
@@ -29,7 +31,8 @@ import { parseTokenExchangeRequest, type TokenExchangeRequest } from './token-re
 export interface TokenResponse {
   readonly access_token: string;
   readonly issued_token_type: string;
-  readonly token_type: 'Bearer';
+  /** `DPoP` when the token is bound to the key of the request's proof (RFC 9449 §5). */
+  readonly token_type: 'Bearer' | 'DPoP';
   readonly expires_in: number;
   readonly scope?: string;
 }
@@ -46,6 +49,9 @@ export interface ExchangeAudit {
   jti?: string;
   expires_in?: number;
   scope?: string;
+  /** Whether the token is DPoP-bound, and to which key (a public thumbprint). */
+  bound?: boolean;
+  jkt?: string;
 }
 
 export interface TokenExchangeDeps {
@@ -60,10 +66,18 @@ export interface TokenExchangeDeps {
   readonly stsEndpoint?: string | undefined;
   /** Where the exchange's metrics go (M3, M4, M5, M7: exchange-metrics.ts); default none. */
   readonly metrics?: MetricsWriter;
+  /** Stateless DPoP nonces; required when the config asks proofs for nonces. */
+  readonly dpopNonces?: DpopNonces | undefined;
+}
+
+/** What the HTTP request says beside its form. */
+export interface ExchangeContext {
+  /** The `DPoP` header (RFC 9449), when present. */
+  readonly dpop?: string | undefined;
 }
 
 export interface TokenExchange {
-  exchange(form: Form): Promise<TokenResponse>;
+  exchange(form: Form, context?: ExchangeContext): Promise<TokenResponse>;
   readonly policies: PolicyEngine;
   readonly verifyToken: TokenVerifier;
 }
@@ -84,6 +98,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
   const policies = compilePolicies(config);
   const verifyToken = createTokenVerifier(deps);
   const recordMetrics = createExchangeMetrics(deps.metrics ?? noMetrics, config);
+  const bindDpop = createDpopBinding({ ...deps, nonces: deps.dpopNonces });
 
   /** Verifies the subject and actor tokens concurrently. */
   async function verifyPresented(request: TokenExchangeRequest, audit: ExchangeAudit): Promise<Presented> {
@@ -124,6 +139,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
     request: TokenExchangeRequest,
     { subject, actor }: Presented,
     grant: Grant,
+    jkt: string | undefined,
     audit: ExchangeAudit,
   ): Promise<Issued> {
     const iat = epochSeconds(clock);
@@ -141,6 +157,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
       lifetime,
       copied: copyClaimPaths(subject.claims, grant.policy.copyClaims),
       sessionTags: grant.sessionTags,
+      jkt,
     });
     audit.jti = minted.jti;
     // One-time tokens are spent only after signing succeeded, so a KMS fault (the likeliest one)
@@ -167,6 +184,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
         rootPolicy: line.rootPolicy,
         ancestors: line.ancestors,
         actors: line.actors,
+        jkt,
       },
       spend.map(([, use]) => use),
     );
@@ -179,7 +197,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
     return { token: minted.token, lifetime, scope };
   }
 
-  async function exchange(form: Form): Promise<TokenResponse> {
+  async function exchange(form: Form, context: ExchangeContext = {}): Promise<TokenResponse> {
     const started = performance.now();
     const audit: ExchangeAudit = {};
     const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
@@ -196,7 +214,10 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
         },
       );
       audit.policy = grant.policy.name;
-      const issued = await issue(request, presented, grant, audit);
+      const jkt = await bindDpop({ proof: context.dpop, ...presented, policy: grant.policy });
+      audit.bound = jkt !== undefined;
+      if (jkt !== undefined) audit.jkt = jkt;
+      const issued = await issue(request, presented, grant, jkt, audit);
       const durationMs = elapsed();
       logger.info('token.issued', { ...audit, duration_ms: durationMs });
       recordMetrics({
@@ -209,7 +230,7 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
       return {
         access_token: issued.token,
         issued_token_type: request.issuedTokenType,
-        token_type: 'Bearer',
+        token_type: jkt === undefined ? 'Bearer' : 'DPoP',
         expires_in: issued.lifetime,
         ...(issued.scope ? { scope: issued.scope } : {}),
       };

@@ -16,7 +16,7 @@ import { tokenState } from './revocation.ts';
 
 export type IntrospectionResponse =
   | { readonly active: false }
-  | (JWTPayload & { readonly active: true; readonly token_type: 'Bearer' });
+  | (JWTPayload & { readonly active: true; readonly token_type: 'Bearer' | 'DPoP' });
 
 export type Introspect = (token: string) => Promise<IntrospectionResponse>;
 
@@ -52,7 +52,8 @@ export function createIntrospection(deps: IntrospectionDeps): Introspect {
     if (state !== 'active') return inactive(state === 'unknown' ? 'unknown_jti' : state);
     logger.info('token.introspected', { ...fields, active: true });
     // RFC 7662 §2.2: the token's own claims (scope, client_id, sub, aud, iss, exp, iat, nbf, jti,
-    // act, copied claims); `active` and `token_type` are set last so no claim can shadow them.
-    return { ...claims, active: true, token_type: 'Bearer' };
+    // act, `cnf` of a DPoP-bound token (RFC 9449 §6.2), copied claims); `active` and `token_type`
+    // are set last so no claim can shadow them.
+    return { ...claims, active: true, token_type: claims.cnf === undefined ? 'Bearer' : 'DPoP' };
   };
 }

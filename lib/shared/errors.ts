@@ -14,6 +14,10 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'invalid_token'
   | 'insufficient_scope'
+  /** RFC 9449 §5, §7.1: the DPoP proof is missing where required, malformed or wrong. */
+  | 'invalid_dpop_proof'
+  /** RFC 9449 §8, §9: the proof must carry the nonce in the response's `DPoP-Nonce`. */
+  | 'use_dpop_nonce'
   | 'temporarily_unavailable'
   | 'server_error';
 

@@ -45,6 +45,8 @@ export interface IssuedToken {
   readonly ancestors: readonly string[];
   /** The actors of its `act` chain, outermost first. */
   readonly actors: readonly Identity[];
+  /** RFC 9449: the thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`). */
+  readonly jkt?: string | undefined;
 }
 
 export interface TokenRecord extends IssuedToken {

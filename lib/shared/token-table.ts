@@ -58,9 +58,10 @@ export const subjectKey = (issuer: string, sub: string): string =>
 export const SEEN_JTI_MAX_BYTES = 256;
 
 /**
- * `SEEN#<issuer>#<jti>`: a used one-time subject token, or (`SEEN#aws4_request#<sha256 of signature>`) a used
- * signed AWS request. An external `jti` longer than {@link SEEN_JTI_MAX_BYTES} becomes `~sha256~<base64url digest>`,
- * so the key stays bounded whatever an issuer puts in its tokens.
+ * `SEEN#<issuer>#<jti>`: a used one-time subject token, a used signed AWS request
+ * (`SEEN#aws4_request#<sha256 of signature>`), or a spent DPoP proof (`SEEN#dpop#<digest>`). An
+ * external `jti` longer than {@link SEEN_JTI_MAX_BYTES} becomes `~sha256~<base64url digest>`, so
+ * the key stays bounded whatever an issuer puts in its tokens.
  */
 export const seenKey = (issuer: string, jti: string): string => {
   const id =
@@ -102,6 +103,7 @@ export function tokenItem(token: IssuedToken): Record<string, TableValue> {
   if (token.ancestors.length > 0) item.ancestors = { L: token.ancestors.map(S) };
   if (token.actors.length > 0)
     item.actors = { L: token.actors.map((actor) => ({ M: { iss: S(actor.issuer), sub: S(actor.sub) } })) };
+  if (token.jkt) item.jkt = S(token.jkt);
   return item;
 }
 
@@ -133,6 +135,7 @@ export function tokenRecordFromItem(jti: string, item: TableItem): TokenRecord {
     actors: (item.actors?.L ?? []).map(
       (value): Identity => ({ issuer: value.M?.iss?.S ?? '', sub: value.M?.sub?.S ?? '' }),
     ),
+    jkt: str(item, 'jkt'),
     revokedAt: numberAttribute(item, REVOKED_AT),
   };
 }

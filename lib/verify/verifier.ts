@@ -20,6 +20,7 @@ import { joseReason } from '../shared/jose-errors.ts';
 import type { Reason, TokenCheck } from '../shared/reasons.ts';
 import { readTokenState, type TokenRecordReader } from '../shared/token-record.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
+import { createDpopCheck, type DpopRequest, type DpopVerifierOptions } from './dpop.ts';
 
 export type VerifierAlgorithm = 'ES256' | 'RS256' | 'PS256';
 
@@ -41,6 +42,8 @@ export interface VerifiedAccessTokenClaims extends JWTPayload {
   readonly client_id: string;
   readonly scope?: string;
   readonly act?: ActClaim;
+  /** RFC 9449 §6: the key a DPoP-bound token is bound to. */
+  readonly cnf?: { readonly jkt: string };
 }
 
 /** Answers whether a token is still active (not revoked); throw to fail closed (503). */
@@ -101,6 +104,8 @@ export interface VerifierOptions {
    * it, verification answers 503 instead of trusting keys the STS may have withdrawn.
    */
   readonly jwksStaleIfErrorMs?: number;
+  /** DPoP (RFC 9449) proofs: algorithms, proof age, replay cache, nonces. Always on. */
+  readonly dpop?: DpopVerifierOptions;
 }
 
 export interface AccessTokenVerifier {
@@ -109,6 +114,20 @@ export interface AccessTokenVerifier {
    * (403), or `temporarily_unavailable` (503) when the STS cannot be reached to decide.
    */
   verify(token: string, requiredScopes?: readonly string[]): Promise<VerifiedAccessTokenClaims>;
+  /**
+   * Verifies a token presented as `Authorization: DPoP <token>` with the request's `DPoP` proof
+   * (RFC 9449 §7): the token must be bound and the proof made by its key for this request. Throws
+   * as `verify` does, and `invalid_dpop_proof` / `use_dpop_nonce` (401) for the proof.
+   */
+  verifyDpop(
+    token: string,
+    request: DpopRequest,
+    requiredScopes?: readonly string[],
+  ): Promise<VerifiedAccessTokenClaims>;
+  /** The proof algorithms accepted (for the `algs` of a `WWW-Authenticate: DPoP` challenge). */
+  readonly dpopAlgorithms: readonly string[];
+  /** The nonce a client must put in its next proof, when nonces are required. */
+  dpopNonce(): string | undefined;
   /** Fetches discovery and keys now (say, at cold start) rather than on the first `verify`. */
   ready(): Promise<void>;
   /** The scopes every token must carry. */
@@ -326,7 +345,26 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
     return (document as { active?: unknown } | null)?.active === true;
   }
 
+  const dpop = createDpopCheck(options.dpop ?? {}, clock, clockTolerance);
+
+  /** A bound token is useless without its key: as a bearer token it is refused (RFC 9449 §7.2). */
   async function verify(token: string, scopes?: readonly string[]): Promise<VerifiedAccessTokenClaims> {
+    return check(token, scopes, undefined);
+  }
+
+  async function verifyDpop(
+    token: string,
+    request: DpopRequest,
+    scopes?: readonly string[],
+  ): Promise<VerifiedAccessTokenClaims> {
+    return check(token, scopes, request);
+  }
+
+  async function check(
+    token: string,
+    scopes: readonly string[] | undefined,
+    proof: DpopRequest | undefined,
+  ): Promise<VerifiedAccessTokenClaims> {
     if (typeof token !== 'string') throw invalid('malformed');
     if (token.length > maxTokenLength) throw invalid('too_large');
     let claims: VerifiedAccessTokenClaims;
@@ -336,6 +374,8 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
       throw error instanceof OAuthError ? error : invalid(joseReason(error), error);
     }
     if (typeof claims.jti !== 'string' || typeof claims.sub !== 'string') throw invalid('claim_types');
+    if (proof !== undefined) await dpop(token, claims.cnf, proof);
+    else if (claims.cnf !== undefined) throw invalid('bound_token_as_bearer');
     if (checkRevocation !== undefined) await checkRevocation(token, claims);
     for (let i = 0; i < requiredScopes.length; i++) {
       if (!hasScope(claims.scope, requiredScopes[i]!)) throw insufficient();
@@ -359,7 +399,14 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
     }
   }
 
-  return { verify, ready, requiredScopes };
+  return {
+    verify,
+    verifyDpop,
+    ready,
+    requiredScopes,
+    dpopAlgorithms: dpop.algorithms,
+    dpopNonce: () => dpop.nonces?.current(),
+  };
 }
 
 const insufficient = () =>

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIo } from '../../bin/cli-io.ts';
 import { run } from '../../bin/sts.ts';
 import { StsClient } from '../../lib/client/client.ts';
+import { verifyDpopProof } from '../../lib/shared/dpop.ts';
 import { generateSigningKey } from '../../lib/signers/local.ts';
 import { ADMIN_TOKEN, type StandIn, startStandIn, startTestSts, type TestSts } from '../support/local-sts.ts';
 import { freePort } from '../support/ports.ts';
@@ -338,6 +339,46 @@ describe('sts commands in detail (in-process run())', () => {
     expect(decodeJwt(body.access_token as string)).toMatchObject({ email: 'alice@example.com' });
     expect(delegated).toMatchObject({ code: 0, stderr: '' });
     expect(decodeJwt(delegated.stdout.trim())).toMatchObject({ sub: 'alice', act: { sub: 'service:cli' } });
+  });
+
+  it('generates a DPoP key (mode 0600, never overwritten), exchanges bound to it, and signs a proof', async () => {
+    const keyFile = join(dir, 'dpop.jwk');
+    const keygen = await runSts(['dpop-keygen', '--out', keyFile]);
+    expect(keygen).toMatchObject({ code: 0, stderr: '' });
+    const jkt = keygen.stdout.trim();
+    expect(jkt).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect((await runSts(['dpop-keygen', '--out', keyFile])).code).toBe(2);
+    const subject = await local.subjectToken('alice');
+    const bound = await runSts(['exchange', '--subject-token', subject, '--audience', API, '--json'], {
+      env: { ...env, STS_DPOP_KEY: keyFile },
+    });
+    expect(bound).toMatchObject({ code: 0, stderr: '' });
+    const body = JSON.parse(bound.stdout) as { access_token: string; token_type: string };
+    expect(body.token_type).toBe('DPoP');
+    expect(decodeJwt(body.access_token).cnf).toEqual({ jkt });
+    const url = 'https://api.example.local/things?x=1';
+    const proof = await runSts([
+      'dpop-proof',
+      '--dpop-key',
+      keyFile,
+      '--url',
+      url,
+      '--token',
+      body.access_token,
+    ]);
+    expect(proof).toMatchObject({ code: 0, stderr: '' });
+    const { jkt: proved } = await verifyDpopProof(proof.stdout.trim(), {
+      method: 'GET',
+      url,
+      accessToken: body.access_token,
+      clock: Date.now,
+      maxAgeSeconds: 60,
+      clockSkew: 5,
+      markUsed: async () => true,
+    });
+    expect(proved).toBe(jkt);
+    expect((await runSts(['dpop-proof', '--url', url])).code).toBe(2);
   });
 
   it('reports refusals (exit 3) and failures (exit 4), as JSON with --json, redacting echoed tokens', async () => {

@@ -393,6 +393,21 @@ describe('TokenService props', () => {
     expect(accessOf('reports', { reports })).toBe(reports);
   });
 
+  it('gives the DPoP nonce secret to the token function only, and requires it when nonces are', () => {
+    const config = { ...exampleConfig(), dpop: { requireNonce: true } };
+    expect(() => synthStack({ config })).toThrow(/dpopNonceSecret/);
+    const secret = Buffer.alloc(32, 7).toString('base64');
+    const { template } = synthStack({ config, dpopNonceSecret: secret });
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')).filter(
+      (fn) => fn.Properties.Environment?.Variables?.STS_CONFIG !== undefined,
+    );
+    const holders = functions.filter(
+      (fn) => fn.Properties.Environment.Variables.STS_DPOP_NONCE_SECRET === secret,
+    );
+    expect(functions.length).toBeGreaterThan(1);
+    expect(holders.map((fn) => fn.Properties.Description)).toEqual(['STS POST /token']);
+  });
+
   it('accepts the config as an object', () => {
     const config = { ...exampleConfig(), tokenLifetime: { default: '2m', max: '10m' } };
     const { stack } = synthStack({ config });

@@ -6,6 +6,7 @@ import type { CfnElement } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HANDLER_ACCESS } from '../../cdk/handler-access.ts';
 import { findRoute, HANDLERS } from '../../lambdas/routes.ts';
+import { generateDpopKey, signDpopProof } from '../../lib/client/dpop.ts';
 import { parseConfig } from '../../lib/config/config.ts';
 import { loadSettings } from '../../lib/config/settings.ts';
 import { DynamoStore } from '../../lib/stores/dynamodb.ts';
@@ -301,6 +302,20 @@ describe('the handlers’ own DynamoDB requests against their statements (item 3
       subject_token_type: jwt,
       audience: 'https://api.example',
     });
+    // A DPoP-bound exchange: the proof's jti is spent as SEEN#dpop#<digest>, TOKEN# keeps jkt.
+    const dpopKey = await generateDpopKey();
+    const bound = await call(
+      '/token',
+      {
+        ...exchange,
+        subject_token: await issuer.mint({ sub: 'alice', aud: base(), jti: randomUUID() }),
+        subject_token_type: jwt,
+        audience: 'https://api.example',
+      },
+      { dpop: await signDpopProof(dpopKey, { method: 'POST', url: `${base()}/token` }) },
+    );
+    expect(bound.token_type).toBe('DPoP');
+    expect(byHandler.get('token')!.some((r) => r.leadingKeys[0]!.startsWith('SEEN#dpop#'))).toBe(true);
     await call('/introspect', { token: chained.access_token! }, admin);
     await call('/revoke', { token: chained.access_token! });
     await call(

@@ -35,7 +35,8 @@ const ENTRIES: readonly Entry[] = [
     source: 'lib/client/index.ts',
     folders: ['client', 'shared'],
     packages: ['jose'],
-    budget: 13_000,
+    // DPoP (issue 16): jose's SignJWT, key generation/import/export and thumbprints: 30.8 kB.
+    budget: 36_000,
   },
   {
     // The caller's AWS identity (SigV4): the AWS SDK's signer and credential chain are optional peers.
@@ -51,14 +52,17 @@ const ENTRIES: readonly Entry[] = [
     source: 'lib/verify/index.ts',
     folders: ['verify', 'shared'],
     packages: ['jose'],
-    budget: 40_000,
+    // DPoP proof checks (embedded-JWK verification, thumbprints, nonces) and validation
+    // metrics: 51.8 kB.
+    budget: 60_000,
   },
   {
     subpath: '.',
     source: 'lib/index.ts',
     folders: ['client', 'verify', 'shared'],
     packages: ['jose'],
-    budget: 50_000,
+    // 68.3 kB with DPoP.
+    budget: 80_000,
   },
   {
     subpath: './verifier/dynamodb',

@@ -744,8 +744,14 @@ describe("reserved claims are always the service's", () => {
   });
 
   it('a sender-constrained subject token (cnf) is refused, never turned into a bearer token', async () => {
-    const subject = ext.token({ claims: { cnf: { jkt: 'thumbprint-of-the-holder-key' } } });
-    expectRefused(await present('subject', subject, JWT));
+    // A binding this service cannot check (mTLS, or a malformed jkt): refused outright.
+    for (const cnf of [{ 'x5t#S256': 'A'.repeat(43) }, { jkt: 'thumbprint-of-the-holder-key' }]) {
+      expectRefused(await present('subject', ext.token({ claims: { cnf } }), JWT));
+    }
+    // A DPoP binding without a proof by its key (test/http/dpop.test.ts covers it with one).
+    const bound = ext.token({ claims: { cnf: { jkt: 'A'.repeat(43) } } });
+    expectOAuthError(await present('subject', bound, JWT), 400, 'invalid_dpop_proof');
+    expect(store.tokens.size).toBe(recorded);
   });
 
   it('a subject token carrying scope, client_id, aud, azp, may_act, acr, amr and more leaks none of them', async () => {

@@ -75,6 +75,7 @@ describe('parseConfig', () => {
         maxLifetime: 900,
         copyClaims: ['repository', 'run_id'],
         clientId: 'deploy-prod',
+        requireDpop: false,
       },
     ]);
   });
@@ -95,6 +96,7 @@ describe('parseConfig', () => {
       clockSkew: 30,
       maxTokenBytes: 16_384,
       maxDelegationDepth: 3,
+      dpop: { requireNonce: false, proofMaxAge: 60 },
       trustedIssuers: [
         {
           name: 'github',
@@ -119,6 +121,7 @@ describe('parseConfig', () => {
           maxLifetime: undefined,
           copyClaims: [],
           clientId: 'p',
+          requireDpop: false,
         },
       ],
     });
@@ -492,6 +495,7 @@ describe('configJsonSchema', () => {
     expect(Object.keys(schema.properties).sort()).toEqual([
       '$schema',
       'clockSkew',
+      'dpop',
       'issuer',
       'maxDelegationDepth',
       'maxTokenBytes',

@@ -14,6 +14,7 @@ import { issueSelfToken } from '../../support/self-token.ts';
 const DISCOVERY = `${STS_ISSUER}/.well-known/openid-configuration`;
 const JWKS = `${STS_ISSUER}/.well-known/jwks.json`;
 const config = buildConfig();
+const ALGS = 'algs="ES256 ES384 ES512 PS256 PS384 PS512 RS256 RS384 RS512 EdDSA"';
 
 let signer: Awaited<ReturnType<typeof testSigner>>;
 let clock: FrozenClock;
@@ -98,13 +99,16 @@ describe('accessTokenAuth', () => {
     const { call } = consumer({ realm: 'things' });
     const response = await call(headers);
     expect(response.statusCode).toBe(401);
-    expect(response.headers?.['WWW-Authenticate']).toBe('Bearer realm="things"');
+    // Both schemes are offered (RFC 9449 §7.1), DPoP with the proof algorithms it accepts.
+    expect(response.headers?.['WWW-Authenticate']).toBe(
+      `Bearer realm="things", DPoP realm="things", ${ALGS}`,
+    );
     expect(response.body).toBe('');
   });
 
   it('omits the realm when none is configured', async () => {
     const { call } = consumer();
-    expect((await call()).headers?.['WWW-Authenticate']).toBe('Bearer');
+    expect((await call()).headers?.['WWW-Authenticate']).toBe(`Bearer, DPoP ${ALGS}`);
   });
 
   it.each([
@@ -169,6 +173,7 @@ describe('accessTokenAuth', () => {
 
   it('quotes the realm safely', async () => {
     const { call } = consumer({ realm: 'a "quoted" \\ realm' });
-    expect((await call()).headers?.['WWW-Authenticate']).toBe('Bearer realm="a \\"quoted\\" \\\\ realm"');
+    const realm = 'realm="a \\"quoted\\" \\\\ realm"';
+    expect((await call()).headers?.['WWW-Authenticate']).toBe(`Bearer ${realm}, DPoP ${realm}, ${ALGS}`);
   });
 });
