@@ -16,6 +16,7 @@ import {
 import type { JWK } from 'jose';
 import { awsError } from '../shared/aws-error.ts';
 import { ITEM_PREFIXES } from '../shared/token-table.ts';
+import { isUnknownOperation, sendDynamo } from './dynamodb-send.ts';
 import type { DataKeyRecord, DataKeyState, KeyRing, KeyStore } from './key-store.ts';
 
 export const RING_KEY = `${ITEM_PREFIXES.key}ring`;
@@ -88,20 +89,8 @@ export class DynamoKeyStore implements KeyStore {
     this.#timeoutMs = options.timeoutMs ?? 2000;
   }
 
-  async #send<T>(operation: string, command: unknown): Promise<T> {
-    try {
-      const send = this.#client.send.bind(this.#client) as (c: unknown, o: unknown) => Promise<unknown>;
-      return (await send(command, { abortSignal: AbortSignal.timeout(this.#timeoutMs) })) as T;
-    } catch (error) {
-      const name = (error as { name?: string }).name;
-      if (
-        error instanceof ConditionalCheckFailedException ||
-        error instanceof TransactionCanceledException ||
-        name === 'UnknownOperationException'
-      )
-        throw error;
-      throw awsError('dynamodb', operation, error);
-    }
+  #send<T>(operation: string, command: unknown): Promise<T> {
+    return sendDynamo<T>(this.#client, operation, command, this.#timeoutMs);
   }
 
   async readRing(): Promise<KeyRing> {
@@ -158,7 +147,7 @@ export class DynamoKeyStore implements KeyStore {
           if (error.CancellationReasons?.at(-1)?.Code === 'ConditionalCheckFailed') return false;
           throw awsError('dynamodb', 'write_key_ring', error);
         }
-        if ((error as { name?: string }).name !== 'UnknownOperationException') throw error;
+        if (!isUnknownOperation(error)) throw error;
         this.#transactions = false;
       }
     }

@@ -20,7 +20,6 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { awsError } from '../shared/aws-error.ts';
-import { callTimeout } from '../shared/deadline.ts';
 import { type OAuthError, serverError, temporarilyUnavailable } from '../shared/errors.ts';
 import {
   numberAttribute,
@@ -36,6 +35,7 @@ import {
   tokenKey,
   tokenRecordFromItem,
 } from '../shared/token-table.ts';
+import { isUnknownOperation, sendDynamo } from './dynamodb-send.ts';
 import type { IssuedToken, OneTimeUse, TokenRecord, TokenStore } from './store.ts';
 
 export interface DynamoStoreOptions {
@@ -58,10 +58,6 @@ export function dynamoError(operation: string, error: unknown): OAuthError {
   return awsError('dynamodb', operation, error);
 }
 
-/** The server has no such operation: dynalite answers so to TransactWriteItems (never DynamoDB). */
-const isUnknownOperation = (error: unknown): boolean =>
-  (error as { name?: string }).name === 'UnknownOperationException';
-
 const S = (value: string): AttributeValue => ({ S: value });
 const N = (value: number): AttributeValue => ({ N: String(value) });
 
@@ -78,18 +74,11 @@ export class DynamoStore implements TokenStore {
     this.#timeoutMs = options.timeoutMs ?? 2000;
   }
 
-  async #send<T>(
+  #send<T>(
     operation: string,
     command: GetItemCommand | PutItemCommand | UpdateItemCommand | TransactWriteItemsCommand,
   ): Promise<T> {
-    try {
-      const send = this.#client.send.bind(this.#client) as (c: unknown, o: unknown) => Promise<unknown>;
-      return (await send(command, { abortSignal: AbortSignal.timeout(callTimeout(this.#timeoutMs)) })) as T;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw error;
-      if (error instanceof TransactionCanceledException || isUnknownOperation(error)) throw error;
-      throw dynamoError(operation, error);
-    }
+    return sendDynamo<T>(this.#client, operation, command, this.#timeoutMs);
   }
 
   async recordIssued(token: IssuedToken): Promise<void> {
