@@ -18,6 +18,7 @@ import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { insufficientScope, invalidToken, OAuthError, temporarilyUnavailable } from '../shared/errors.ts';
 import { joseReason } from '../shared/jose-errors.ts';
 import type { Reason, TokenCheck } from '../shared/reasons.ts';
+import { fetchJson, KeySetUnavailable, remoteJwks } from '../shared/remote-jwks.ts';
 import { readTokenState, type TokenRecordReader } from '../shared/token-record.ts';
 import { isAllowedUrl } from '../shared/urls.ts';
 import { createDpopCheck, type DpopRequest, type DpopVerifierOptions } from './dpop.ts';
@@ -136,41 +137,17 @@ export interface AccessTokenVerifier {
 
 const DEFAULT_ALGORITHMS: readonly VerifierAlgorithm[] = ['ES256', 'RS256', 'PS256'];
 const RFC9068_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id'];
-const MAX_DOCUMENT_CHARS = 256 * 1024;
 
 interface KeyEntry {
   readonly alg: string;
   readonly key: CryptoKey;
 }
-interface KeyRing {
-  readonly byKid: ReadonlyMap<string, KeyEntry>;
-  readonly fetchedAt: number;
-}
-interface Discovery {
-  readonly jwksUri: string;
-  readonly introspectionEndpoint: string | undefined;
-}
+/** The STS's signing keys by `kid`, imported once per fetch. */
+type KeyRing = ReadonlyMap<string, KeyEntry>;
 
 const invalid = (reason: TokenCheck, cause?: unknown) =>
   invalidToken('the access token is invalid', { reason, cause });
 const unavailable = (reason: Reason, cause?: unknown) => temporarilyUnavailable(reason, { cause });
-const noop = () => {};
-
-async function fetchJson(fetchFn: typeof fetch, url: string, timeoutMs: number, init?: RequestInit) {
-  const response = await fetchFn(url, {
-    ...init,
-    headers: { accept: 'application/json', ...init?.headers },
-    redirect: 'error',
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  if (response.status !== 200) {
-    await response.body?.cancel();
-    throw new Error(`${init?.method ?? 'GET'} ${url}: HTTP ${response.status}`);
-  }
-  const text = await response.text();
-  if (text.length > MAX_DOCUMENT_CHARS) throw new Error(`${url}: document too large`);
-  return JSON.parse(text) as unknown;
-}
 
 /** Whether the space-separated `scope` contains `wanted` as a whole token (no allocation). */
 export function hasScope(scope: unknown, wanted: string): boolean {
@@ -203,9 +180,6 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
   const clock = options.clock ?? Date.now;
   const fetchFn = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 3000;
-  const maxAge = options.jwksMaxAgeMs ?? 600_000;
-  const cooldown = options.jwksCooldownMs ?? 30_000;
-  const staleIfError = options.jwksStaleIfErrorMs ?? 86_400_000;
   const maxTokenLength = options.maxTokenLength ?? 16_384;
   const clockTolerance = options.clockTolerance ?? 30;
 
@@ -222,93 +196,58 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
     Object.defineProperty(joseOptions, 'currentDate', { enumerable: true, get: () => new Date(clock()) });
   }
 
-  let discovered: Promise<Discovery> | undefined;
-  const discovery = (): Promise<Discovery> =>
-    (discovered ??= discover().catch((error: unknown) => {
-      discovered = undefined;
-      throw error;
-    }));
+  const keys = remoteJwks<KeyRing>({
+    issuer,
+    jwksUri: options.jwksUri,
+    clock,
+    fetch: fetchFn,
+    timeoutMs,
+    maxAgeMs: options.jwksMaxAgeMs ?? 600_000,
+    cooldownMs: options.jwksCooldownMs ?? 30_000,
+    staleIfErrorMs: options.jwksStaleIfErrorMs ?? 86_400_000,
+    build: importKeys,
+  });
 
-  async function discover(): Promise<Discovery> {
-    const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
-    const document = (await fetchJson(fetchFn, url, timeoutMs)) as Record<string, unknown> | null;
-    if (document?.issuer !== issuer) throw new Error(`${url}: issuer does not match`);
-    if (!isAllowedUrl(document.jwks_uri)) throw new Error(`${url}: jwks_uri missing or not https`);
-    const introspection = document.introspection_endpoint;
-    return {
-      jwksUri: document.jwks_uri,
-      introspectionEndpoint: isAllowedUrl(introspection) ? introspection : undefined,
-    };
-  }
-
-  let ring: KeyRing | undefined;
-  let lastAttempt = Number.NEGATIVE_INFINITY;
-  let loading: Promise<KeyRing> | undefined;
-
-  async function loadKeys(): Promise<KeyRing> {
-    lastAttempt = clock();
-    const jwksUri = options.jwksUri ?? (await discovery()).jwksUri;
-    const document = (await fetchJson(fetchFn, jwksUri, timeoutMs)) as { keys?: unknown } | null;
-    if (!Array.isArray(document?.keys)) throw new Error(`${jwksUri}: not a JWK Set`);
-    const byKid = new Map<string, KeyEntry>();
-    for (const jwk of document.keys as JWK[]) {
-      // Only public signing keys with a kid and a pinned alg; a JWK with private members is dropped.
-      if (typeof jwk !== 'object' || jwk === null || 'd' in jwk || jwk.kty === 'oct') continue;
+  /** Only public signing keys with a kid and a pinned alg, imported once. */
+  async function importKeys(jwks: readonly JWK[]): Promise<KeyRing> {
+    const ring = new Map<string, KeyEntry>();
+    for (const jwk of jwks) {
       if (typeof jwk.kid !== 'string' || typeof jwk.alg !== 'string' || !algorithms.includes(jwk.alg))
         continue;
       if (jwk.use !== undefined && jwk.use !== 'sig') continue;
       try {
-        byKid.set(jwk.kid, { alg: jwk.alg, key: (await importJWK(jwk, jwk.alg)) as CryptoKey });
+        ring.set(jwk.kid, { alg: jwk.alg, key: (await importJWK(jwk, jwk.alg)) as CryptoKey });
       } catch {
         // A key that does not import is as good as absent.
       }
     }
-    ring = { byKid, fetchedAt: clock() };
     return ring;
   }
 
-  const refresh = (): Promise<KeyRing> =>
-    (loading ??= loadKeys().finally(() => {
-      loading = undefined;
-    }));
-
-  /** The hot path: a synchronous map lookup, and a background refresh once the set is old. */
-  const getKey = (header: JWSHeaderParameters): CryptoKey | Promise<CryptoKey> => {
-    const current = ring;
-    const entry =
-      current === undefined || header.kid === undefined ? undefined : current.byKid.get(header.kid);
-    if (entry === undefined || entry.alg !== header.alg) return slowKey(header);
-    const now = clock();
-    const age = now - current!.fetchedAt;
-    if (age >= staleIfError) return expiredKey(header);
-    if (loading === undefined && age >= maxAge && now - lastAttempt >= cooldown) refresh().catch(noop);
-    return entry.key;
+  const keysUnavailable = (error: unknown): never => {
+    const stale = error instanceof KeySetUnavailable && error.stale;
+    throw unavailable(stale ? 'verifier.jwks_stale' : 'verifier.jwks_unavailable', error);
   };
 
-  /** The key set is older than staleIfError: only a fresh fetch may vouch for a key now. */
-  async function expiredKey(header: JWSHeaderParameters): Promise<CryptoKey> {
-    try {
-      await refresh();
-    } catch (error) {
-      throw unavailable('verifier.jwks_stale', error);
-    }
-    return slowKey(header);
+  /** The hot path: a synchronous map lookup while the key set is held. */
+  const getKey = (header: JWSHeaderParameters): CryptoKey | Promise<CryptoKey> => {
+    if (typeof header.kid !== 'string') throw invalid('missing_kid');
+    const ring = keys.current();
+    if (ring instanceof Promise) return ring.then((fetched) => keyIn(fetched, header), keysUnavailable);
+    const entry = ring.get(header.kid);
+    if (entry !== undefined && entry.alg === header.alg) return entry.key;
+    return keyIn(ring, header);
+  };
+
+  function keyIn(ring: KeyRing, header: JWSHeaderParameters): CryptoKey | Promise<CryptoKey> {
+    const entry = ring.get(header.kid!);
+    // An unknown kid may be a freshly rotated key: refetch, at most once per cooldown.
+    if (entry === undefined) return keys.refetch().then((again) => knownKey(again, header), keysUnavailable);
+    return knownKey(ring, header);
   }
 
-  async function slowKey(header: JWSHeaderParameters): Promise<CryptoKey> {
-    if (typeof header.kid !== 'string') throw invalid('missing_kid');
-    let current = ring;
-    if (current === undefined) {
-      try {
-        current = await refresh();
-      } catch (error) {
-        throw unavailable('verifier.jwks_unavailable', error);
-      }
-    } else if (!current.byKid.has(header.kid) && clock() - lastAttempt >= cooldown) {
-      // An unknown kid may be a freshly rotated key: refetch, at most once per cooldown.
-      current = await refresh().catch(() => current!);
-    }
-    const entry = current.byKid.get(header.kid);
+  function knownKey(ring: KeyRing, header: JWSHeaderParameters): CryptoKey {
+    const entry = ring.get(header.kid!);
     if (entry === undefined) throw invalid('unknown_kid');
     if (entry.alg !== header.alg) throw invalid('alg_mismatch');
     return entry.key;
@@ -326,7 +265,7 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
     const settings = options.revocation!;
     let endpoint = settings.introspectionEndpoint;
     try {
-      endpoint ??= (await discovery()).introspectionEndpoint;
+      endpoint ??= introspectionEndpoint((await keys.discovery()).document);
     } catch (error) {
       throw unavailable('verifier.discovery_unavailable', error);
     }
@@ -334,7 +273,8 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
     const extra = typeof settings.headers === 'function' ? await settings.headers() : settings.headers;
     let document: unknown;
     try {
-      document = await fetchJson(fetchFn, endpoint, timeoutMs, {
+      document = await fetchJson(fetchFn, endpoint, {
+        timeoutMs,
         method: 'POST',
         headers: { ...extra, 'content-type': 'application/x-www-form-urlencoded' },
         body: `token=${encodeURIComponent(token)}`,
@@ -390,9 +330,9 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
 
   async function ready(): Promise<void> {
     try {
-      await (ring ?? refresh());
+      await keys.current();
       if (options.revocation?.via === 'introspection' && !options.revocation.introspectionEndpoint) {
-        await discovery();
+        await keys.discovery();
       }
     } catch (error) {
       throw unavailable('verifier.jwks_unavailable', error);
@@ -407,6 +347,12 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
     dpopAlgorithms: dpop.algorithms,
     dpopNonce: () => dpop.nonces?.current(),
   };
+}
+
+/** The discovery document's introspection endpoint, when it names an allowed one. */
+function introspectionEndpoint(document: Readonly<Record<string, unknown>>): string | undefined {
+  const endpoint = document.introspection_endpoint;
+  return isAllowedUrl(endpoint) ? endpoint : undefined;
 }
 
 const insufficient = () =>
