@@ -10,6 +10,7 @@
 import { parseXML } from '@aws-sdk/xml-builder';
 import type { AwsIssuerConfig, Config } from '../config/config.ts';
 import { AWS_IDENTITY_ISSUER } from '../shared/aws-request.ts';
+import { readBoundedText } from '../shared/bounded-body.ts';
 import type { Clock } from '../shared/clock.ts';
 import { epochSeconds } from '../shared/clock.ts';
 import { invalidRequest, type OAuthError, temporarilyUnavailable } from '../shared/errors.ts';
@@ -80,30 +81,6 @@ const ASSUMED_ROLE = new RegExp(
 const IAM_USER = new RegExp(`^arn:${PARTITION}:iam::(\\d{12}):user/(?:[\\x21-\\x7e]{1,510}/)?${NAME}{1,64}$`);
 const ROLE_ID = /^AROA[A-Z0-9]{12,124}$/;
 const USER_ID = /^AIDA[A-Z0-9]{12,124}$/;
-
-/** Reads at most `limit` bytes of a body; undefined when it is longer. */
-async function readLimited(response: Response, limit: number): Promise<string | undefined> {
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > limit) {
-    await response.body?.cancel();
-    return undefined;
-  }
-  if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** The text of element `path` in a parsed XML document, when it is one string. */
 function xmlText(document: unknown, path: readonly string[]): string | undefined {
@@ -192,7 +169,7 @@ export function createAwsIdentityVerifier(deps: AwsIdentityDeps): AwsIdentityVer
       await response.body?.cancel();
       throw refuse('aws_redirect');
     }
-    const text = await readLimited(response, MAX_STS_ANSWER_BYTES).catch((error: unknown) => {
+    const text = await readBoundedText(response, MAX_STS_ANSWER_BYTES).catch((error: unknown) => {
       throw unavailable('unreachable', error);
     });
     if (text === undefined) throw unavailable('answer_too_large');

@@ -15,6 +15,7 @@
 //   once per cooldown after each failure), and past that only a fresh fetch may vouch for a key.
 
 import type { JWK } from 'jose';
+import { readBoundedText } from './bounded-body.ts';
 import type { Clock } from './clock.ts';
 import { isAllowedUrl } from './urls.ts';
 
@@ -46,23 +47,6 @@ export interface FetchJsonOptions {
   readonly body?: string;
 }
 
-/** Reads a body as text, stopping (and cancelling the stream) past `limit` bytes. */
-async function readLimited(response: Response, limit: number): Promise<string> {
-  if (!response.body) return '';
-  const decoder = new TextDecoder();
-  let text = '';
-  let size = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > limit) {
-      await response.body.cancel().catch(() => undefined);
-      throw new RemoteFetchError('document too large');
-    }
-    text += decoder.decode(chunk, { stream: true });
-  }
-  return text + decoder.decode();
-}
-
 /**
  * Fetches a JSON document from a remote party: a deadline, no redirects, HTTP 200 only, at most
  * 256 KiB read. Throws `RemoteFetchError` naming the URL and what went wrong.
@@ -90,18 +74,13 @@ export async function fetchJson(
     await response.body?.cancel().catch(() => undefined);
     throw new RemoteFetchError(`${what}: HTTP ${response.status}`);
   }
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > MAX_DOCUMENT_BYTES) {
-    await response.body?.cancel().catch(() => undefined);
-    throw new RemoteFetchError(`${what}: document too large`);
-  }
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readLimited(response, MAX_DOCUMENT_BYTES);
+    text = await readBoundedText(response, MAX_DOCUMENT_BYTES);
   } catch (error) {
-    if (error instanceof RemoteFetchError) throw new RemoteFetchError(`${what}: ${error.message}`);
     throw new RemoteFetchError(`${what}: ${(error as Error).name}`, { cause: error });
   }
+  if (text === undefined) throw new RemoteFetchError(`${what}: document too large`);
   try {
     return JSON.parse(text);
   } catch {
