@@ -13,6 +13,7 @@ import { AWS_IDENTITY_ISSUER } from '../shared/aws-request.ts';
 import { readBoundedText } from '../shared/bounded-body.ts';
 import type { Clock } from '../shared/clock.ts';
 import { epochSeconds } from '../shared/clock.ts';
+import { callTimeout } from '../shared/deadline.ts';
 import { invalidRequest, type OAuthError, temporarilyUnavailable } from '../shared/errors.ts';
 import type { TokenCheck } from '../shared/reasons.ts';
 import { AwsRequestRefused, type CheckedAwsRequest, checkAwsRequest } from './aws-request-check.ts';
@@ -52,7 +53,7 @@ export interface AwsIdentityDeps {
   readonly fetch?: typeof fetch;
   /** `AWS_ENDPOINT_URL_STS`: replaces the allow-list of STS endpoints (tests, private endpoints). */
   readonly stsEndpoint?: string | undefined;
-  /** Deadline of the STS call in milliseconds (default 3000). */
+  /** Deadline of the STS call in milliseconds (default 3000), cut to the invocation's remaining time. */
   readonly stsTimeoutMs?: number;
 }
 
@@ -160,7 +161,7 @@ export function createAwsIdentityVerifier(deps: AwsIdentityDeps): AwsIdentityVer
         headers: request.headers,
         body: request.body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.timeout(callTimeout(timeoutMs)),
       });
     } catch (error) {
       throw unavailable('unreachable', error);

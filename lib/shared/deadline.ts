@@ -1,6 +1,6 @@
 // The deadline of the request being served, and the timeout of each outbound call under it.
 //
-// Each outbound call (DynamoDB, KMS, issuer discovery and JWKS) has its own limit, but their sum
+// Each outbound call (DynamoDB, KMS, AWS STS, issuer discovery and JWKS) has its own limit, but their sum
 // on the worst `/token` path (discovery, JWKS, Sign, two writes, a chained read, a cold-start
 // GetPublicKey) exceeds the function's timeout; a Lambda timeout answers with API Gateway's bare
 // 500, no log line and no Retry-After. So the handler sets the request's deadline from the

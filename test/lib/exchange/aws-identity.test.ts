@@ -7,6 +7,7 @@ import {
   identityClaims,
 } from '../../../lib/exchange/aws-identity.ts';
 import { AWS_AUDIENCE_HEADER, serializeAwsRequest } from '../../../lib/shared/aws-request.ts';
+import { withDeadline } from '../../../lib/shared/deadline.ts';
 import type { OAuthError } from '../../../lib/shared/errors.ts';
 import { frozenClock } from '../../support/clock.ts';
 import { buildConfig, STS_ISSUER } from '../../support/config.ts';
@@ -309,6 +310,16 @@ describe('IAM callers: what STS says', () => {
       const refusal = await reasonOf(signed());
       expect(refusal).toMatchObject({ status: 503, code: 'temporarily_unavailable', reason });
       expect(refusal.retryAfter).toBeGreaterThan(0);
+    } finally {
+      sts.behave({ kind: 'sts' });
+    }
+  });
+  it("a slow STS is cut at the invocation's deadline, not the call's own 5 s limit: 503", async () => {
+    sts.behave({ kind: 'slow', ms: 2000 });
+    try {
+      // Without the deadline the call would wait the 2 s out within its 5 s limit and succeed.
+      const refusal = await withDeadline(Date.now() + 200, () => reasonOf(signed()));
+      expect(refusal).toMatchObject({ status: 503, reason: 'aws_sts.unreachable' });
     } finally {
       sts.behave({ kind: 'sts' });
     }
