@@ -4,7 +4,7 @@
 // and fixed values are checked against AWS's tag rules here, at config load; values copied from
 // a subject token are checked again when a token is minted (lib/policy/session-tags.ts).
 import * as z from 'zod';
-import { DURATION_HINT, DURATION_PATTERN } from '../shared/duration.ts';
+import { DURATION_HINT, DURATION_PATTERN, parseDuration } from '../shared/duration.ts';
 
 /** AWS's pattern for tag keys and values (IAM `Tag` API type): letters, digits, spaces, `_.:/=+-@`. */
 const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
@@ -46,17 +46,20 @@ export const awsIssuerSchema = z
       .describe(
         'Refused: GetCallerIdentity does not tell an account\'s organization. List accounts, or trust the organization\'s outbound identity tokens and match the claim "/https:~1~1sts.amazonaws.com~1/org_id".',
       ),
+    /** Regional STS endpoints accepted; undefined: any region. */
     regions: z
       .array(region)
       .min(1)
       .optional()
       .describe('Regional STS endpoints accepted (sts.<region>.amazonaws.com); default: any region.'),
     globalEndpoint: z.boolean().default(true).describe('Whether https://sts.amazonaws.com is accepted.'),
+    /** Seconds a signed request stays acceptable after its X-Amz-Date. */
     maxRequestAge: z
       .string()
       .regex(DURATION_PATTERN, `expected ${DURATION_HINT}`)
       .default('5m')
-      .describe('How old a signed request (X-Amz-Date) may be; at most 15m, which STS itself allows.'),
+      .describe('How old a signed request (X-Amz-Date) may be; at most 15m, which STS itself allows.')
+      .transform((text) => parseDuration(text)!),
   })
   .strict();
 
@@ -78,6 +81,7 @@ const tagValue = z.union([
 /** A policy's `sessionTags`: what goes into the minted token's `https://aws.amazon.com/tags` claim. */
 export const sessionTagsSchema = z
   .object({
+    /** Tag key -> fixed value, or the claim (name or JSON Pointer) of the subject token to copy. */
     principalTags: z
       .record(z.string(), tagValue)
       .describe('Tag key -> fixed value, or {"claim": "<name or /pointer>"} to copy from the subject token.'),
