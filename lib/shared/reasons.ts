@@ -62,7 +62,8 @@ export const TOKEN_CHECKS = {
   outlives_max_token_age: "a token without iat whose exp is further away than its issuer's maxTokenAge",
   chain_too_long: 'a chained or delegated token would have more ancestors than MAX_ANCESTORS (8)',
   replayed: 'a one-time token presented a second time',
-  high_s: 'an ECDSA signature of this service with the high-S spelling (ours are low-S)',
+  high_s:
+    'an ECDSA signature of this service with the high-S spelling (ours are low-S; refused by the service and the downstream verifier)',
   nested_act: 'an actor token that itself carries act',
   // An IAM caller's signed STS GetCallerIdentity request (token type aws4_request; aws-identity.ts).
   aws_malformed: 'not the URL-encoded JSON of {url, method, headers, body}',

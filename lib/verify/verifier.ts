@@ -6,6 +6,7 @@
 // synchronous key lookup by `kid`: no allocation of its own beyond what jose does.
 
 import {
+  base64url,
   type CryptoKey,
   importJWK,
   type JWK,
@@ -17,6 +18,7 @@ import {
 import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { insufficientScope, invalidToken, OAuthError, temporarilyUnavailable } from '../shared/errors.ts';
 import { joseReason } from '../shared/jose-errors.ts';
+import { isHighS } from '../shared/low-s.ts';
 import type { Reason, TokenCheck } from '../shared/reasons.ts';
 import { fetchJson, KeySetUnavailable, remoteJwks } from '../shared/remote-jwks.ts';
 import { readTokenState, type TokenRecordReader } from '../shared/token-record.ts';
@@ -308,10 +310,17 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
     if (typeof token !== 'string') throw invalid('malformed');
     if (token.length > maxTokenLength) throw invalid('too_large');
     let claims: VerifiedAccessTokenClaims;
+    let alg: string | undefined;
     try {
-      claims = (await jwtVerify<VerifiedAccessTokenClaims>(token, getKey, joseOptions)).payload;
+      const verified = await jwtVerify<VerifiedAccessTokenClaims>(token, getKey, joseOptions);
+      claims = verified.payload;
+      alg = verified.protectedHeader.alg;
     } catch (error) {
       throw error instanceof OAuthError ? error : invalid(joseReason(error), error);
+    }
+    // The STS signs ES256 low-S and calls the other spelling of its signature inactive: so here.
+    if (alg === 'ES256' && isHighS(base64url.decode(token.slice(token.lastIndexOf('.') + 1)))) {
+      throw invalid('high_s');
     }
     if (typeof claims.jti !== 'string' || typeof claims.sub !== 'string') throw invalid('claim_types');
     if (proof !== undefined) await dpop(token, claims.cnf, proof);

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OAuthError, temporarilyUnavailable } from '../../../lib/shared/errors.ts';
+import { isHighS, P256_ORDER } from '../../../lib/shared/low-s.ts';
 import { createLocalSigner, generateSigningKey } from '../../../lib/signers/local.ts';
 import type { Signer } from '../../../lib/signers/signer.ts';
 import { MemoryStore } from '../../../lib/stores/memory.ts';
@@ -104,6 +105,21 @@ describe('createAccessTokenVerifier', () => {
       scope: 'read write',
       act: { sub: 'service:ci' },
     });
+  });
+
+  it('refuses the high-S spelling of a genuine ES256 signature, as the STS does (high_s)', async () => {
+    const { token } = await issue();
+    const signature = Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url');
+    const s = BigInt(`0x${signature.subarray(32).toString('hex')}`);
+    const twin = `${token.slice(0, token.lastIndexOf('.'))}.${Buffer.concat([
+      signature.subarray(0, 32),
+      Buffer.from((P256_ORDER - s).toString(16).padStart(64, '0'), 'hex'),
+    ]).toString('base64url')}`;
+    expect(isHighS(Buffer.from(twin.slice(twin.lastIndexOf('.') + 1), 'base64url'))).toBe(true);
+    const verifier = verifierWith();
+    await expect(verifier.verify(token)).resolves.toBeDefined();
+    const error = await failure(verifier.verify(twin));
+    expect([error.code, error.reason]).toEqual(['invalid_token', 'high_s']);
   });
 
   it('reads discovery and the JWKS once for many verifications', async () => {
