@@ -205,6 +205,42 @@ describe('verifyDpopProof', () => {
   });
 });
 
+describe('imported proof keys are reused, signatures never', () => {
+  it('refuses a proof whose header is known but whose signature is not its own', async () => {
+    const first = await proof();
+    await verifyDpopProof(first, check()); // the key is now imported and kept
+    const second = await proof();
+    const swapped = `${second.slice(0, second.lastIndexOf('.'))}${first.slice(first.lastIndexOf('.'))}`;
+    expect((await refusal(verifyDpopProof(swapped, check()))).reason).toBe('dpop.bad_signature');
+    await expect(verifyDpopProof(second, check())).resolves.toMatchObject({ jkt: key.jkt });
+  });
+
+  it('still applies the key checks to another header with the same key (use, alg members)', async () => {
+    await verifyDpopProof(await proof(), check());
+    const claims = { jti: 'use-enc', htm: 'POST', htu: URL_, iat: NOW / 1000 };
+    for (const extra of [{ use: 'enc' }, { alg: 'ES384' }]) {
+      const jwk = { ...key.publicJwk, ...extra };
+      const crafted = await craft({ typ: 'dpop+jwt', alg: 'ES256', jwk }, claims);
+      expect((await refusal(verifyDpopProof(crafted, check()))).reason).toBe('dpop.bad_signature');
+    }
+  });
+
+  it('stays bounded: after 600 other keys the first one is imported again, and still verifies', async () => {
+    const firstKey = await generateDpopKey('ES256');
+    const sign = (k: DpopKey) => signDpopProof(k, { method: 'POST', url: URL_, now: NOW });
+    await expect(verifyDpopProof(await sign(firstKey), check())).resolves.toMatchObject({
+      jkt: firstKey.jkt,
+    });
+    for (let i = 0; i < 600; i++) {
+      const k = await generateDpopKey('ES256');
+      await expect(verifyDpopProof(await sign(k), check())).resolves.toMatchObject({ jkt: k.jkt });
+    }
+    await expect(verifyDpopProof(await sign(firstKey), check())).resolves.toMatchObject({
+      jkt: firstKey.jkt,
+    });
+  });
+});
+
 describe('server nonces', () => {
   const secret = Buffer.alloc(32, 1);
   it('asks for a nonce, accepts it, and accepts the previous step but not older ones', async () => {
