@@ -6,7 +6,10 @@
 // ours. Recorded in `TOKEN#` and read back by the one liveness decision (shared/token-record.ts).
 import { invalidRequest } from '../shared/errors.ts';
 import { type Identity, MAX_ANCESTORS } from '../shared/token-record.ts';
-import type { VerifiedToken } from './subject-token.ts';
+import type { ExchangeParty } from './exchange-decision.ts';
+
+/** What the lineage reads of a presented token. */
+type LineageSource = Pick<ExchangeParty, 'record' | 'originIssuer' | 'claims'>;
 
 export interface Lineage {
   readonly parent: string | undefined;
@@ -22,7 +25,7 @@ export interface Lineage {
  * The lineage of a token minted from `subject` (and `actor`); refuses a chain that would have
  * more than MAX_ANCESTORS ancestors, which bounds the reads every liveness check costs.
  */
-export function lineage(subject: VerifiedToken, actor: VerifiedToken | undefined): Lineage {
+export function lineage(subject: LineageSource, actor: LineageSource | undefined): Lineage {
   const parent = subject.record;
   const ancestors = new Set<string>();
   for (const token of [parent, actor?.record]) {

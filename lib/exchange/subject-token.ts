@@ -20,6 +20,7 @@ import { presentedTokenRevoked, type TokenRecord } from '../shared/token-record.
 import type { Signer } from '../signers/signer.ts';
 import type { TokenStore } from '../stores/store.ts';
 import { createAwsIdentityVerifier } from './aws-identity.ts';
+import { chainOf } from './exchange-decision.ts';
 import { createOwnTokenCheck, OWN_ALGORITHMS } from './own-token.ts';
 import { AT_JWT, precheckToken } from './presented-token.ts';
 
@@ -167,10 +168,7 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
       return {
         issuerName: entry.name,
         issuer: undefined,
-        origin: record.subjectIssuer,
-        originIssuer: record.originIssuer,
-        rootPolicy: record.rootPolicy ?? record.policy,
-        record,
+        ...chainOf(record),
         claims: claims as VerifiedToken['claims'],
         jkt,
       };

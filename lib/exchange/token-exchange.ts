@@ -1,5 +1,5 @@
 // The RFC 8693 token exchange grant, as a pipeline: parse -> verify the subject (and actor) token
-// -> decide by policy -> bind (the DPoP proof, dpop-binding.ts) -> mint -> record the jti,
+// -> decide (policy, lineage, lifetime: exchange-decision.ts, which `sts explain` runs too) -> bind (the DPoP proof, dpop-binding.ts) -> mint -> record the jti,
 // spending one-time tokens in the same write -> respond. No token
 // leaves unless its record was written. Each step adds to one typed audit record; a refusal is
 // logged here (`token.refused`), an issued token too (`token.issued`), and a 5xx is logged once,
@@ -7,7 +7,7 @@
 
 import type { Config } from '../config/config.ts';
 import { copyClaimPaths } from '../policy/claim-path.ts';
-import { compilePolicies, type Grant, type PolicyEngine } from '../policy/policy.ts';
+import { compilePolicies, type PolicyEngine } from '../policy/policy.ts';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
 import type { DpopNonces } from '../shared/dpop-nonce.ts';
 import { type MetricsWriter, noMetrics } from '../shared/emf.ts';
@@ -17,9 +17,9 @@ import type { Signer } from '../signers/signer.ts';
 import type { OneTimeUse, TokenStore } from '../stores/store.ts';
 import { mintAccessToken } from './access-token.ts';
 import { createDpopBinding } from './dpop-binding.ts';
+import { decideExchange, type ExchangeDecision } from './exchange-decision.ts';
 import { createExchangeMetrics } from './exchange-metrics.ts';
 import type { Form } from './form.ts';
-import { type Lineage, lineage } from './lineage.ts';
 import {
   createTokenVerifier,
   type TokenRole,
@@ -112,18 +112,6 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
     return { subject, actor };
   }
 
-  /**
-   * The lifetime of the token to mint: the policy's, and never past a subject or actor token of
-   * ours it came from (`lineage`), so re-exchanging cannot keep a credential alive past its first
-   * expiry and a delegated token dies with its actor token.
-   */
-  function lifetimeOf(grant: Grant, line: Lineage, iat: number): number {
-    const lifetime = Math.min(grant.lifetime, (line.notAfter ?? Number.POSITIVE_INFINITY) - iat);
-    if (lifetime <= 0)
-      throw invalidRequest('subject_token could not be verified', { reason: 'subject_token.expired' });
-    return lifetime;
-  }
-
   /** What spending a token from a `oneTimeUse` issuer writes: `SEEN#`, kept while it could verify. */
   function oneTimeUse(token: VerifiedToken | undefined, role: TokenRole): [TokenRole, OneTimeUse][] {
     if (token?.replay)
@@ -138,13 +126,10 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
   async function issue(
     request: TokenExchangeRequest,
     { subject, actor }: Presented,
-    grant: Grant,
+    { grant, lineage: line, iat, lifetime }: ExchangeDecision,
     jkt: string | undefined,
     audit: ExchangeAudit,
   ): Promise<Issued> {
-    const iat = epochSeconds(clock);
-    const line = lineage(subject, actor);
-    const lifetime = lifetimeOf(grant, line, iat);
     const scope = grant.scopes.length > 0 ? grant.scopes.join(' ') : undefined;
     const minted = await mintAccessToken(signer, {
       iss: config.issuer,
@@ -207,17 +192,23 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
       audit.subject_token = tokenFingerprint(request.subjectToken);
       audit.target = request.target;
       const presented = await verifyPresented(request, audit);
-      const grant = timed(
-        () => policies.decide({ ...presented, audience: request.target, scopes: request.scopes }),
+      const decision = timed(
+        () =>
+          decideExchange(
+            policies,
+            { ...presented, audience: request.target, scopes: request.scopes },
+            epochSeconds(clock),
+          ),
         (ms) => {
           policyMs = ms;
         },
       );
+      const { grant } = decision;
       audit.policy = grant.policy.name;
       const jkt = await bindDpop({ proof: context.dpop, ...presented, policy: grant.policy });
       audit.bound = jkt !== undefined;
       if (jkt !== undefined) audit.jkt = jkt;
-      const issued = await issue(request, presented, grant, jkt, audit);
+      const issued = await issue(request, presented, decision, jkt, audit);
       const durationMs = elapsed();
       logger.info('token.issued', { ...audit, duration_ms: durationMs });
       recordMetrics({
