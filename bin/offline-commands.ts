@@ -1,9 +1,11 @@
-// The offline `sts` commands, `explain` and `config validate`: they load the policy engine and
-// its schema, so `sts.ts` imports this module only when one of them runs.
+// The policy-file `sts` commands, `explain` and `config validate`: they load the policy engine and
+// its schema, so `sts.ts` imports this module only when one of them runs. Both run offline;
+// `explain --table` also reads the STS table (`TOKEN#` records, with the AWS SDK, loaded then).
 
 import { readFileSync } from 'node:fs';
 import { type Config, ConfigError, loadConfigFile, parseConfigText } from '../lib/config/config.ts';
 import { configWarnings } from '../lib/config/warnings.ts';
+import type { TokenRecordReader } from '../lib/shared/token-record.ts';
 import {
   type Command,
   EXIT,
@@ -15,7 +17,7 @@ import {
   str,
   UsageError,
 } from './cli-io.ts';
-import { decodePresented, explainOffline, formatReport, type Presented } from './explain.ts';
+import { decodePresented, explainExchange, formatReport, type Presented } from './explain.ts';
 
 /** A token, or a JSON object of bare claims given inline, as a file, or on stdin. */
 async function presentedArg(io: Io, value: string, option: string): Promise<Presented> {
@@ -40,19 +42,78 @@ export const explain: Command = async (values, _positionals, io) => {
   const subject = await presentedArg(io, tokenValue, '--token');
   const actorValue = str(values, 'actor-token');
   const actor = actorValue ? await presentedArg(io, actorValue, '--actor-token') : undefined;
-  const report = explainOffline({
-    config,
-    subject,
-    subjectIssuer: str(values, 'subject-issuer'),
-    actor,
-    actorIssuer: str(values, 'actor-issuer'),
-    audience,
-    scopes: scopesOf(list(values, 'scope')),
-    now: Math.floor(Date.now() / 1000),
-  });
-  io.out(values.json ? json(report, true) : formatReport(report));
-  return report.admitted ? EXIT.ok : EXIT.refused;
+  const table = str(values, 'table');
+  const reader = table === undefined ? undefined : await tableReader(io, table);
+  try {
+    const report = await explainExchange({
+      config,
+      subject,
+      subjectIssuer: str(values, 'subject-issuer'),
+      actor,
+      actorIssuer: str(values, 'actor-issuer'),
+      audience,
+      scopes: scopesOf(list(values, 'scope')),
+      now: Math.floor(Date.now() / 1000),
+      records: reader?.records,
+    });
+    io.out(values.json ? json(report, true) : formatReport(report));
+    return report.admitted ? EXIT.ok : EXIT.refused;
+  } catch (error) {
+    if (!(error instanceof TableReadError)) throw error;
+    // The table was asked for and could not be read: no answer rather than an offline one.
+    io.err(`sts: cannot read the table "${table}": ${error.message}\n`);
+    return EXIT.unavailable;
+  } finally {
+    reader?.close();
+  }
 };
+
+/**
+ * Strongly consistent reads of the STS table's `TOKEN#` and `SUBJECT#` items (the downstream
+ * verifier's reader), through the AWS SDK's default chain: credentials, `AWS_REGION`, and
+ * `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) for DynamoDB Local or dynalite, which on a
+ * loopback endpoint needs no credentials. Needs `dynamodb:GetItem` on the table, nothing else.
+ */
+async function tableReader(
+  io: Io,
+  tableName: string,
+): Promise<{ readonly records: TokenRecordReader; close(): void }> {
+  if (tableName.length === 0) throw new UsageError('--table: expected the STS table name');
+  let sdk: typeof import('@aws-sdk/client-dynamodb');
+  try {
+    sdk = await import('@aws-sdk/client-dynamodb');
+  } catch {
+    throw new UsageError('--table reads DynamoDB: install @aws-sdk/client-dynamodb');
+  }
+  const { dynamoTableReader } = await import('../lib/verify/dynamodb.ts');
+  const endpoint = io.env.AWS_ENDPOINT_URL_DYNAMODB || io.env.AWS_ENDPOINT_URL || undefined;
+  const loopback =
+    endpoint !== undefined && /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(endpoint);
+  const client = new sdk.DynamoDBClient({
+    endpoint,
+    region: io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION || (loopback ? 'us-east-1' : undefined),
+    ...(loopback && !io.env.AWS_ACCESS_KEY_ID
+      ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+      : {}),
+    maxAttempts: 2,
+  });
+  const reader = dynamoTableReader({ client, tableName });
+  const failed = (error: unknown) => {
+    const { name, message } = error instanceof Error ? error : { name: 'Error', message: String(error) };
+    return new TableReadError(`${name}: ${message}`, { cause: error });
+  };
+  const records: TokenRecordReader = {
+    getToken: (jti) => reader.getToken(jti).catch((error: unknown) => Promise.reject(failed(error))),
+    subjectRevokedBefore: (issuer, sub) =>
+      reader.subjectRevokedBefore(issuer, sub).catch((error: unknown) => Promise.reject(failed(error))),
+  };
+  return { records, close: () => client.destroy() };
+}
+
+/** A read of the STS table failed (no credentials, no such table, unreachable endpoint...). */
+class TableReadError extends Error {
+  override readonly name = 'TableReadError';
+}
 
 export const configCommand: Command = async (values, positionals, io) => {
   const [sub, ...files] = positionals;

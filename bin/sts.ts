@@ -1,4 +1,4 @@
-// `sts`: exchange, introspect and revoke tokens, explain policy decisions offline, validate a
+// `sts`: exchange, introspect and revoke tokens, explain policy decisions, validate a
 // policy file, and mint development tokens from the local server. Exit codes: 0 success,
 // 2 bad usage, 3 refused (or inactive, not admitted, invalid), 4 service failure, 1 bug.
 
@@ -77,6 +77,7 @@ const COMMANDS: Record<string, { run: Command; options: Record<string, unknown> 
       'actor-token': { type: 'string' },
       'subject-issuer': { type: 'string' },
       'actor-issuer': { type: 'string' },
+      table: { type: 'string' },
     },
   },
   config: { run: offline('configCommand'), options: {} },

@@ -16,7 +16,7 @@ import { invalidRequest } from '../shared/errors.ts';
 import { type KeyResolver, localKeySet, remoteKeySet } from '../shared/key-sets.ts';
 import { type Refuse, verifyPinnedJwt } from '../shared/pinned-jwt.ts';
 import type { TokenRole } from '../shared/reasons.ts';
-import { presentedTokenRevoked, type TokenRecord } from '../shared/token-record.ts';
+import { presentedTokenRevoked, recordRefusal, type TokenRecord } from '../shared/token-record.ts';
 import type { Signer } from '../signers/signer.ts';
 import type { TokenStore } from '../stores/store.ts';
 import { createAwsIdentityVerifier } from './aws-identity.ts';
@@ -163,8 +163,8 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
       if (typeof claims.jti !== 'string') throw refuse('missing_jti');
       // The one liveness decision: record, ancestors, subject and actors (shared/token-record.ts).
       const { state, record } = await recordedToken(deps.store, claims.jti, now);
-      if (state === 'unknown' || !record) throw refuse('self_unknown_jti');
-      if (state !== 'active') throw refuse(state);
+      const dead = recordRefusal(state);
+      if (dead || !record) throw refuse(dead ?? 'self_unknown_jti');
       return {
         issuerName: entry.name,
         issuer: undefined,

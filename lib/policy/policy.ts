@@ -13,9 +13,13 @@ import { type AwsTagsClaim, compileSessionTags, type SessionTagsBuilder } from '
 export interface PresentedToken {
   /** Trusted issuer name, or `self`. */
   readonly issuerName: string;
-  /** For `self` tokens, the trusted issuer the chain started from (policies may require it). */
+  /**
+   * For `self` tokens, the trusted issuer the chain started from (policies may require it).
+   * Undefined means unknown (`sts explain` without the token's `TOKEN#` record): a condition on
+   * it never matches, and the verdict says `chain_unknown`.
+   */
   readonly origin?: string | undefined;
-  /** For `self` tokens, the policy that minted the first token of the chain. */
+  /** For `self` tokens, the policy that minted the first token of the chain (undefined: unknown). */
   readonly rootPolicy?: string | undefined;
   /** The URL of the issuer that vouched for `sub` (for `self` tokens: the chain's origin). */
   readonly originIssuer?: string | undefined;
@@ -31,6 +35,8 @@ export interface PolicyRequest {
 
 export type Refusal =
   | 'issuer'
+  /** An `origin` or `rootPolicy` condition on a token whose chain is unknown (explain, offline). */
+  | 'chain_unknown'
   | 'subject'
   | 'claims'
   | 'actor'
@@ -92,7 +98,9 @@ function compileMatcher(issuer: string, matcher: Matcher): CompiledMatcher {
   };
 }
 
-type Mismatch = readonly [refusal: 'issuer' | 'subject' | 'claims', reason: string];
+type Mismatch = readonly [refusal: 'issuer' | 'chain_unknown' | 'subject' | 'claims', reason: string];
+
+const UNREAD = 'unknown: its TOKEN# record was not read';
 
 /** Mismatches of a token against a matcher, with readable reasons (empty when it matches). */
 function mismatches(matcher: CompiledMatcher, token: PresentedToken, what: string): Mismatch[] {
@@ -101,16 +109,24 @@ function mismatches(matcher: CompiledMatcher, token: PresentedToken, what: strin
   }
   const found: Mismatch[] = [];
   if (matcher.origin !== undefined && token.origin !== matcher.origin) {
-    found.push([
-      'issuer',
-      `${what} chain started at "${token.origin}", policy wants origin "${matcher.origin}"`,
-    ]);
+    found.push(
+      token.origin === undefined
+        ? ['chain_unknown', `${what} chain origin is ${UNREAD}; policy wants origin "${matcher.origin}"`]
+        : ['issuer', `${what} chain started at "${token.origin}", policy wants origin "${matcher.origin}"`],
+    );
   }
   if (matcher.rootPolicy !== undefined && token.rootPolicy !== matcher.rootPolicy) {
-    found.push([
-      'issuer',
-      `${what} chain started with policy "${token.rootPolicy}", policy wants rootPolicy "${matcher.rootPolicy}"`,
-    ]);
+    found.push(
+      token.rootPolicy === undefined
+        ? [
+            'chain_unknown',
+            `${what} chain root policy is ${UNREAD}; policy wants rootPolicy "${matcher.rootPolicy}"`,
+          ]
+        : [
+            'issuer',
+            `${what} chain started with policy "${token.rootPolicy}", policy wants rootPolicy "${matcher.rootPolicy}"`,
+          ],
+    );
   }
   if (!matcher.subject.matches(token.claims.sub)) {
     found.push([
@@ -203,13 +219,13 @@ export function compilePolicies(config: Config): PolicyEngine {
       if (!policy.actors) {
         refuse('actor', 'policy lists no actors, so it admits no actor_token');
       } else {
-        const actorReasons = policy.actors.map((actor) =>
-          mismatches(actor, request.actor!, 'actor').map(([, reason]) => reason),
-        );
-        if (actorReasons.every((list) => list.length > 0)) {
+        const actorMismatches = policy.actors.map((actor) => mismatches(actor, request.actor!, 'actor'));
+        if (actorMismatches.every((list) => list.length > 0)) {
+          // Undecided rather than refused when a rule fails only on the actor's unknown chain.
+          const undecided = actorMismatches.some((list) => list.every(([kind]) => kind === 'chain_unknown'));
           refuse(
-            'actor',
-            `no actor rule matches: ${actorReasons.map((list) => list.join('; ')).join(' | ')}`,
+            undecided ? 'chain_unknown' : 'actor',
+            `no actor rule matches: ${actorMismatches.map((list) => list.map(([, reason]) => reason).join('; ')).join(' | ')}`,
           );
         }
       }

@@ -109,6 +109,14 @@ export function recordState(record: TokenRecord | undefined, now: number, facts?
 }
 
 /**
+ * Why a presented token of ours whose record is in `state` is refused (a `TOKEN_CHECKS` reason,
+ * shared/reasons.ts); undefined while it is active.
+ */
+export function recordRefusal(state: TokenState): 'self_unknown_jti' | 'revoked' | 'expired' | undefined {
+  return state === 'active' ? undefined : state === 'unknown' ? 'self_unknown_jti' : state;
+}
+
+/**
  * Reads a token's record, then (in parallel) its ancestors' records and its identities'
  * `SUBJECT#` items, and decides its state. Reads: 1 for a token that is unknown, expired or
  * revoked by jti; otherwise 1 + ancestors + identities, in two round trips.

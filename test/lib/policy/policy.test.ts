@@ -180,6 +180,39 @@ describe('compilePolicies: matching', () => {
     }
   });
 
+  it('an unknown chain (no TOKEN# record read) is chain_unknown, never a match, for subject and actor rules', () => {
+    const policies = engine([
+      policyEntry({ name: 'deploy', issuer: 'github', subject: 'repo:acme/**', audiences: [DEPLOY] }),
+      policyEntry({
+        name: 'chained',
+        issuer: 'self',
+        origin: 'github',
+        rootPolicy: 'deploy',
+        subject: 'repo:acme/**',
+        audiences: [API],
+      }),
+      policyEntry({
+        name: 'delegated',
+        issuer: 'github',
+        subject: '**',
+        audiences: [API],
+        actors: [{ issuer: 'self', origin: 'okta', subject: '**' }],
+      }),
+    ]);
+    const unknown = request({ subject: self(), audience: API });
+    expect(refusal(policies, unknown).code).toBe('invalid_request');
+    const [, chained] = policies.explain(unknown).verdicts;
+    expect(chained?.refusals).toEqual(['chain_unknown', 'chain_unknown']);
+    expect(chained?.reasons).toEqual([
+      'subject chain origin is unknown: its TOKEN# record was not read; policy wants origin "github"',
+      'subject chain root policy is unknown: its TOKEN# record was not read; policy wants rootPolicy "deploy"',
+    ]);
+    const withActor = request({ actor: self({ sub: 'svc-x' }), audience: API });
+    expect(policies.explain(withActor).verdicts[2]?.refusals).toEqual(['chain_unknown']);
+    const actorElsewhere = request({ actor: { ...self({ sub: 'svc-x' }), origin: 'github' }, audience: API });
+    expect(policies.explain(actorElsewhere).verdicts[2]?.refusals).toEqual(['actor']);
+  });
+
   it('a self policy admits a self token carrying this service as issuer name', () => {
     const policies = engine([
       policyEntry({ name: 'chained', issuer: 'self', subject: 'repo:acme/**', audiences: [DEPLOY] }),
