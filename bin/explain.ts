@@ -6,7 +6,6 @@
 // table is given (`--table`); offline those are unknown, and explain says so instead of guessing:
 // a condition on them is undecided, and the lifetime is an upper bound.
 
-import type { JWTPayload } from 'jose';
 import type { Config } from '../lib/config/config.ts';
 import { chainOf, decideExchange, type ExchangeParty } from '../lib/exchange/exchange-decision.ts';
 import {
@@ -17,7 +16,6 @@ import {
 } from '../lib/policy/policy.ts';
 import { SELF_ISSUER } from '../lib/shared/claims.ts';
 import { OAuthError } from '../lib/shared/errors.ts';
-import { readCompactJws } from '../lib/shared/jws.ts';
 import { TOKEN_CHECKS, type TokenRole } from '../lib/shared/reasons.ts';
 import {
   readTokenState,
@@ -25,12 +23,7 @@ import {
   type TokenRecordReader,
   type TokenState,
 } from '../lib/shared/token-record.ts';
-import { UsageError } from './cli-io.ts';
-
-export interface Presented {
-  readonly claims: JWTPayload;
-  readonly header: Readonly<Record<string, unknown>> | undefined;
-}
+import { type Presented, presentedWarnings, resolveIssuer } from './explain-presented.ts';
 
 /** The chain of a token of this service, as its `TOKEN#` record tells it. */
 export interface ChainSummary {
@@ -81,84 +74,6 @@ export interface ExplainReport {
     | undefined;
   readonly verdicts: readonly PolicyVerdict[];
   readonly warnings: readonly string[];
-}
-
-/** A JWT (decoded, not verified) or a JSON object of claims. */
-export function decodePresented(text: string, option: string): Presented {
-  const trimmed = text.trim();
-  if (trimmed.startsWith('{')) {
-    let claims: unknown;
-    try {
-      claims = JSON.parse(trimmed);
-    } catch {
-      throw new UsageError(`${option}: not valid JSON claims`);
-    }
-    if (!claims || typeof claims !== 'object' || Array.isArray(claims)) {
-      throw new UsageError(`${option}: expected a JSON object of claims`);
-    }
-    return { claims: claims as JWTPayload, header: undefined };
-  }
-  try {
-    const { header, payload } = readCompactJws(trimmed);
-    return { claims: payload as JWTPayload, header };
-  } catch {
-    throw new UsageError(`${option}: neither a compact JWT nor a JSON object of claims`);
-  }
-}
-
-/** The issuer name a token's `iss` stands for: `self`, a trusted issuer's name, or undefined. */
-export function issuerName(config: Config, iss: unknown): string | undefined {
-  if (typeof iss !== 'string') return undefined;
-  if (iss === config.issuer) return SELF_ISSUER;
-  return config.trustedIssuers.find((trusted) => trusted.issuer === iss)?.name;
-}
-
-function resolveIssuer(
-  config: Config,
-  token: Presented,
-  override: string | undefined,
-  what: string,
-  warnings: string[],
-): string {
-  if (override !== undefined) {
-    if (override !== SELF_ISSUER && !config.trustedIssuers.some((trusted) => trusted.name === override)) {
-      throw new UsageError(`--${what}-issuer: "${override}" is neither "self" nor a trustedIssuers name`);
-    }
-    return override;
-  }
-  const name = issuerName(config, token.claims.iss);
-  if (name) return name;
-  warnings.push(
-    token.claims.iss === undefined
-      ? `${what} has no iss claim (name its issuer with --${what}-issuer)`
-      : `${what} iss ${JSON.stringify(token.claims.iss)} is neither this service nor a trusted issuer: the service would refuse it`,
-  );
-  return typeof token.claims.iss === 'string' ? token.claims.iss : '(none)';
-}
-
-/** What verification would refuse, as far as it can be told without keys. */
-function verificationWarnings(config: Config, token: Presented, name: string, what: string, now: number) {
-  const warnings: string[] = [];
-  const { claims, header } = token;
-  const skew = config.clockSkew;
-  if (typeof claims.exp === 'number' && claims.exp + skew < now) {
-    warnings.push(`${what} expired at ${new Date(claims.exp * 1000).toISOString()}`);
-  }
-  if (typeof claims.nbf === 'number' && claims.nbf - skew > now) {
-    warnings.push(`${what} is not valid before ${new Date(claims.nbf * 1000).toISOString()}`);
-  }
-  const trusted = config.trustedIssuers.find((issuer) => issuer.name === name);
-  const audiences = name === SELF_ISSUER ? [config.issuer] : trusted?.audiences;
-  const aud = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? []);
-  if (audiences && !aud.some((value) => audiences.includes(value))) {
-    warnings.push(`${what} aud ${JSON.stringify(claims.aud)} has none of ${JSON.stringify(audiences)}`);
-  }
-  if (header && trusted && !(trusted.algorithms as readonly unknown[]).includes(header.alg)) {
-    warnings.push(
-      `${what} alg ${JSON.stringify(header.alg)} is not in ${JSON.stringify(trusted.algorithms)}`,
-    );
-  }
-  return warnings;
 }
 
 export interface ExplainInput {
@@ -268,7 +183,7 @@ export async function explainExchange(input: ExplainInput): Promise<ExplainRepor
   const warnings: string[] = [];
   const present = async (token: Presented, override: string | undefined, role: TokenRole) => {
     const name = resolveIssuer(config, token, override, role, warnings);
-    warnings.push(...verificationWarnings(config, token, name, role, now));
+    warnings.push(...presentedWarnings(config, token, name, role, now));
     return partyOf(name, token, role, input, warnings);
   };
   const subject = await present(input.subject, input.subjectIssuer, 'subject');
@@ -354,66 +269,3 @@ function decide(
     return refused(refusalOf(error));
   }
 }
-
-const when = (epoch: number) => new Date(epoch * 1000).toISOString();
-
-function chainLine(label: string, chain: ChainSummary): string {
-  if (chain.record === 'not_read')
-    return `${label} chain: unknown (origin and rootPolicy are in its TOKEN# record, not read offline)`;
-  if (chain.record === 'unknown')
-    return `${label} chain: no TOKEN# record (never issued here, or long expired)`;
-  const state = chain.record === 'active' ? `active until ${when(chain.exp!)}` : chain.record;
-  return `${label} chain: origin "${chain.origin}", rootPolicy "${chain.rootPolicy}" (TOKEN# record ${state})`;
-}
-
-/** The report in words, for a terminal. */
-export function formatReport(report: ExplainReport): string {
-  const lines: string[] = [];
-  if (report.signatureVerified === false) {
-    lines.push('note: signature NOT verified (explain decodes the token without checking it)');
-  }
-  const who = (label: string, token: PartySummary) => {
-    lines.push(
-      `${label}: sub=${JSON.stringify(token.sub)} issuer=${token.issuerName}` +
-        (typeof token.iss === 'string' && token.iss !== token.issuerName ? ` (${token.iss})` : ''),
-    );
-    if (token.chain) lines.push(chainLine(label, token.chain));
-  };
-  who('subject', report.subject);
-  if (report.actor) who('actor', report.actor);
-  lines.push(
-    `target: ${report.audience}${report.scopes.length ? `  scope: ${report.scopes.join(' ')}` : ''}`,
-  );
-  for (const warning of report.warnings) lines.push(`warning: ${warning}`);
-  lines.push('');
-  if (report.admittedBy && report.grant) {
-    const { lifetime, lifetimeExact, scope } = report.grant;
-    const life = lifetimeExact ? `lifetime ${lifetime}s` : `lifetime at most ${lifetime}s`;
-    lines.push(`ADMITTED by policy "${report.admittedBy}" (${life}${scope ? `, scope "${scope}"` : ''})`);
-    if (!lifetimeExact) {
-      lines.push(
-        '  the service caps the lifetime at the life left to the token of ours it comes from (its TOKEN# record, not read offline)',
-      );
-    }
-  } else if (report.undecided.length > 0) {
-    const names = report.undecided.map((name) => `"${name}"`).join(', ');
-    const which = report.undecided.length > 1 ? `policies ${names} depend` : `policy ${names} depends`;
-    lines.push(
-      `UNDECIDED: ${which} on the chain's origin or rootPolicy, which could not be evaluated offline (give --table to read the TOKEN# record)`,
-    );
-  } else if (report.refusal && !report.refusal.reason.startsWith('policy.')) {
-    const { error, reason, description } = report.refusal;
-    lines.push(`REFUSED: ${description} (${error}, reason ${reason})`);
-  } else {
-    const answer = report.refusal ? ` (the service answers ${report.refusal.error})` : '';
-    lines.push(`REFUSED: no policy admits this request${answer}`);
-  }
-  for (const verdict of report.verdicts) {
-    lines.push(`  policy ${verdict.policy}: ${verdictWord(verdict, report.undecided)}`);
-    for (const reason of verdict.reasons) lines.push(`    - ${reason}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-const verdictWord = (verdict: PolicyVerdict, undecided: readonly string[]) =>
-  verdict.admits ? 'admits' : undecided.includes(verdict.policy) ? 'undecided' : 'refuses';

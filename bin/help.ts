@@ -10,7 +10,7 @@ commands:
   exchange     exchange a subject token for a token for one audience (RFC 8693)
   introspect   ask whether a token is active (RFC 7662; needs the admin bearer)
   revoke       revoke a token (RFC 7009)
-  explain      offline: which policy admits a token for a target, or why each refuses
+  explain      the exchange's decision for a token and a target: which policy admits it, or why not
   config validate <file>...   check policy files (for CI)
   dev-token    mint a development subject token from the local server
   dpop-keygen  write a DPoP key (private JWK, mode 0600) and print its thumbprint (RFC 9449)
@@ -31,6 +31,7 @@ introspect: --token <token|file|->  (or STS_TOKEN)  --admin-token <t> (or STS_AD
 revoke:     --token <token|file|->  (or STS_TOKEN)  [--token-type-hint <h>]
 explain:    --config <file> --token <token|claims.json|file|-> --audience <target> [--scope <s>]...
             [--actor-token <token|claims.json|file|->] [--subject-issuer <name>] [--actor-issuer <name>]
+            [--table <name>]: read TOKEN# records, for tokens of this service (chain, remaining life)
 dev-token:  [--sub <subject>] [--aud <audience>] [--lifetime <seconds|5m>] [--claims <json|file>]
 dpop-keygen: --out <file> [--alg ES256|ES384|PS256|RS256|EdDSA]
 dpop-proof: --dpop-key <file> --url <url> [--method GET] [--token <token|file|->] [--nonce <n>]
@@ -96,8 +97,11 @@ example:
 
   explain: `usage: sts explain --config <file> --token <token|claims.json|file|-> --audience <target> [options]
 
-Offline: runs the service's policy engine on a token (decoded, signature NOT verified) or on bare
-claims, and tells which policy admits the request or why each one refuses; exit 3 when none does.
+Runs the exchange's own decision (policies, chain, lifetime cap) on a token (decoded, signature
+NOT verified) or on bare claims, and tells which policy admits the request, for how long, or why
+each one refuses; exit 3 when none does or it cannot tell. A token of this service is judged with
+its TOKEN# record (origin, rootPolicy, remaining life) when --table names the STS table; without
+it, conditions on the chain are reported undecided and the lifetime as an upper bound.
 
 options:
   --config <file>                the policy file (sts.config.json)
@@ -107,6 +111,8 @@ options:
   --actor-token <...>            delegation: the actor's token or claims
   --subject-issuer <name>        the subject's trusted issuer, by name, when the claims have no iss
   --actor-issuer <name>          likewise for the actor
+  --table <name>                 the STS table to read TOKEN# records from (AWS default chain,
+                                 AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB; needs @aws-sdk/client-dynamodb)
   --json                         machine-readable output
 
 example:

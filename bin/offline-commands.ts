@@ -17,7 +17,9 @@ import {
   str,
   UsageError,
 } from './cli-io.ts';
-import { decodePresented, explainExchange, formatReport, type Presented } from './explain.ts';
+import { explainExchange } from './explain.ts';
+import { decodePresented, type Presented } from './explain-presented.ts';
+import { formatReport } from './explain-text.ts';
 
 /** A token, or a JSON object of bare claims given inline, as a file, or on stdin. */
 async function presentedArg(io: Io, value: string, option: string): Promise<Presented> {

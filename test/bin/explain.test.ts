@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIo } from '../../bin/cli-io.ts';
-import { decodePresented, type ExplainReport, explainExchange, formatReport } from '../../bin/explain.ts';
+import { type ExplainReport, explainExchange } from '../../bin/explain.ts';
+import { decodePresented } from '../../bin/explain-presented.ts';
+import { formatReport } from '../../bin/explain-text.ts';
 import { run } from '../../bin/sts.ts';
 import type { Config } from '../../lib/config/config.ts';
 import type { Form } from '../../lib/exchange/form.ts';
@@ -409,6 +411,12 @@ describe('sts explain --table (dynalite)', () => {
     expect(result.stdout).toContain('UNDECIDED');
     expect(result.stdout).toContain('warning: subject is a token of this service');
     expect(result.stdout).not.toContain('undefined');
+  });
+
+  it('explain --help names --table', async () => {
+    const help = await sts(['explain', '--help']);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toContain('--table <name>');
   });
 
   it('a table that cannot be read: exit 4, no offline answer', async () => {
