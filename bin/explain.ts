@@ -18,6 +18,7 @@ import { SELF_ISSUER } from '../lib/shared/claims.ts';
 import { OAuthError } from '../lib/shared/errors.ts';
 import { TOKEN_CHECKS, type TokenRole } from '../lib/shared/reasons.ts';
 import {
+  presentedTokenRevoked,
   readTokenState,
   recordRefusal,
   type TokenRecordReader,
@@ -108,7 +109,10 @@ const tokenRefusal = (role: TokenRole, check: keyof typeof TOKEN_CHECKS): Refusa
   description: `${role} token: ${TOKEN_CHECKS[check]}`,
 });
 
-/** The facts the exchange has about a token: for one of ours, those of its `TOKEN#` record. */
+/**
+ * The facts the exchange has about a token: for one of ours, those of its `TOKEN#` record (and
+ * their liveness); for a trusted issuer's, with the table read, its subject's revocation.
+ */
 async function partyOf(
   name: string,
   token: Presented,
@@ -119,13 +123,22 @@ async function partyOf(
   const { claims } = token;
   const sub = typeof claims.sub === 'string' && claims.sub.length > 0 ? claims.sub : undefined;
   const missingSub = sub === undefined ? tokenRefusal(role, 'missing_sub') : undefined;
+  /** With the table read: whether the subject's revocation (`SUBJECT#`) cuts this token off. */
+  const cutOff = async (): Promise<Refusal | undefined> => {
+    const trusted = input.config.trustedIssuers.find((issuer) => issuer.name === name);
+    if (!input.records || !trusted || sub === undefined) return undefined;
+    const revokedBefore = await input.records.subjectRevokedBefore(trusted.issuer, sub);
+    const iat = typeof claims.iat === 'number' ? claims.iat : undefined;
+    const revoked = presentedTokenRevoked(iat, revokedBefore, trusted.maxTokenAge, input.now);
+    return revoked ? tokenRefusal(role, 'revoked') : undefined;
+  };
   if (name !== SELF_ISSUER) {
     // As the verifier sets them for a trusted issuer's token (lib/exchange/subject-token.ts).
     const originIssuer = typeof claims.iss === 'string' ? claims.iss : '';
     const presented = { issuerName: name, origin: name, originIssuer, rootPolicy: undefined, claims };
     const known =
       sub === undefined ? undefined : { ...presented, claims: { ...claims, sub }, record: undefined };
-    return { token: presented, known, chain: undefined, refusal: missingSub };
+    return { token: presented, known, chain: undefined, refusal: missingSub ?? (await cutOff()) };
   }
   const unread: Party = {
     token: { issuerName: name, claims },

@@ -291,6 +291,14 @@ describe('sts explain runs the exchange decision', () => {
       },
     ],
     [
+      "a trusted issuer's token whose subject was revoked",
+      'subject_token.revoked',
+      async (s) => {
+        await s.store.revokeSubject(s.github.issuer, SUBJECT, s.clock.seconds() + 1);
+        return { token: await s.github.token(), audience: STS_ISSUER };
+      },
+    ],
+    [
       'a delegation by a token of ours, whose record names its origin and bounds the lifetime',
       'delegated 100s svc:deployer@https://issuer.test',
       async (s, token) => {
