@@ -20,7 +20,15 @@ import { restrictKeyUse } from './key-policy.ts';
 export interface ProberOptions {
   /** How often the prober runs. Default every minute. */
   readonly schedule?: events.Schedule;
+  /**
+   * How long the prober waits for introspection to see its revocation before that step fails
+   * (M9's bound). Default 30 s; at most 40 s, so the run fits its 55 s timeout.
+   */
+  readonly revocationWait?: Duration;
 }
+
+/** The longest revocation wait: the function's 55 s less three exchanges and introspections. */
+const MAX_REVOCATION_WAIT_SECONDS = 40;
 
 export interface TokenServiceProberProps extends ProberOptions {
   /** The service's issuer (its base URL). */
@@ -43,6 +51,16 @@ export class TokenServiceProber extends Construct {
 
   constructor(scope: Construct, id: string, props: TokenServiceProberProps) {
     super(scope, id);
+    const revocationWait = props.revocationWait?.toSeconds({ integral: false }) ?? 30;
+    if (
+      !Number.isInteger(revocationWait) ||
+      revocationWait < 1 ||
+      revocationWait > MAX_REVOCATION_WAIT_SECONDS
+    ) {
+      throw new Error(
+        `prober.revocationWait: expected whole seconds from 1 to ${MAX_REVOCATION_WAIT_SECONDS}, got ${props.revocationWait?.toHumanString()}`,
+      );
+    }
     this.key = new kms.Key(this, 'IssuerKey', {
       description: 'STS prober issuer: signs the prober subject tokens (Sign: the prober function only)',
       keySpec: kms.KeySpec.ECC_NIST_P256,
@@ -91,6 +109,7 @@ export class TokenServiceProber extends Construct {
         STS_ISSUER: props.issuer,
         STS_PROBER_KEY_ID: this.key.keyArn,
         STS_METRICS_NAMESPACE: props.metricNamespace,
+        STS_PROBER_REVOCATION_WAIT: `${revocationWait}s`,
         NODE_OPTIONS: '--enable-source-maps',
       },
     });

@@ -37,7 +37,12 @@ async function createProber(): Promise<Prober> {
   const metrics = createMetricsWriter({ namespace: settings.metricsNamespace });
   return {
     run: () =>
-      runProbe({ issuer, subjectToken: () => mintProberToken(signer, issuer, systemClock), authorize }),
+      runProbe({
+        issuer,
+        subjectToken: () => mintProberToken(signer, issuer, systemClock),
+        authorize,
+        lagTimeoutMs: settings.proberRevocationWait * 1000,
+      }),
     log: createLogger(settings.logLevel),
     write: (report) => writeProbeMetrics(metrics, report),
   };

@@ -45,6 +45,11 @@ export interface Settings {
   readonly prober: boolean;
   /** `STS_PROBER_KEY_ID`: the prober issuer's KMS key (the prober signs with it, prober-jwks publishes it). */
   readonly proberKeyId: string | undefined;
+  /**
+   * `STS_PROBER_REVOCATION_WAIT` (default 30s): how long the prober waits for introspection to see
+   * its revocation before the step fails.
+   */
+  readonly proberRevocationWait: number;
 }
 
 export interface DataKeySettings {
@@ -139,5 +144,6 @@ export function loadSettings(env: Env = process.env): Settings {
     metricsNamespace: env.STS_METRICS_NAMESPACE || undefined,
     prober: oneOf(env, 'STS_PROBER', ['on', 'off'] as const, 'off') === 'on',
     proberKeyId: env.STS_PROBER_KEY_ID || undefined,
+    proberRevocationWait: duration(env, 'STS_PROBER_REVOCATION_WAIT', '30s'),
   });
 }

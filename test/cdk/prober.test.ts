@@ -1,4 +1,4 @@
-import type { CfnElement, Stack } from 'aws-cdk-lib';
+import { type CfnElement, Duration, type Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -143,5 +143,28 @@ describe('TokenService without the prober', () => {
           .Variables;
       expect(variables.STS_PROBER).toBeUndefined();
     }
+  });
+});
+
+describe('the prober revocation wait', () => {
+  const proberVariables = (synth: Synthesized) =>
+    synth.template.findResources('AWS::Lambda::Function')[
+      logicalId(synth.stack, synth.stack.service.prober!.function)
+    ]!.Properties.Environment.Variables;
+
+  it('is 30 s by default and tells the function a chosen one', () => {
+    expect(proberVariables(synthStack({ prober: {} })).STS_PROBER_REVOCATION_WAIT).toBe('30s');
+    const chosen = synthStack({ prober: { revocationWait: Duration.seconds(12) } });
+    expect(proberVariables(chosen).STS_PROBER_REVOCATION_WAIT).toBe('12s');
+  });
+
+  it.each([
+    ['longer than the run can wait', Duration.seconds(41)],
+    ['zero', Duration.seconds(0)],
+    ['not whole seconds', Duration.millis(1500)],
+  ])('is refused at synth when %s', (_what, revocationWait) => {
+    expect(() => synthStack({ prober: { revocationWait } })).toThrow(
+      /^prober\.revocationWait: expected whole seconds from 1 to 40/,
+    );
   });
 });

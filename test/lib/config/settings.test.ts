@@ -32,6 +32,7 @@ describe('loadSettings', () => {
       metricsNamespace: undefined,
       prober: false,
       proberKeyId: undefined,
+      proberRevocationWait: 30,
     });
   });
 
@@ -47,6 +48,7 @@ describe('loadSettings', () => {
       'STS_METRICS_NAMESPACE',
       'STS_PROBER',
       'STS_PROBER_KEY_ID',
+      'STS_PROBER_REVOCATION_WAIT',
     ];
     expect(loadSettings(Object.fromEntries(empty.map((name) => [name, ''])))).toEqual(loadSettings({}));
   });
@@ -71,6 +73,7 @@ describe('loadSettings', () => {
       STS_METRICS_NAMESPACE: 'ServerlessSTS/prod',
       STS_PROBER: 'on',
       STS_PROBER_KEY_ID: 'alias/sts-prober',
+      STS_PROBER_REVOCATION_WAIT: '45s',
     });
     expect(settings).toEqual({
       configPath: '/etc/sts.config.json',
@@ -89,6 +92,7 @@ describe('loadSettings', () => {
       metricsNamespace: 'ServerlessSTS/prod',
       prober: true,
       proberKeyId: 'alias/sts-prober',
+      proberRevocationWait: 45,
     });
     expect(Object.isFrozen(settings)).toBe(true);
   });
