@@ -13,6 +13,7 @@ import { DecryptCommand, type DecryptCommandOutput, type KMSClient } from '@aws-
 import type { JWK } from 'jose';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { serverError, temporarilyUnavailable } from '../shared/errors.ts';
+import { toLowS } from '../shared/low-s.ts';
 import type { DataKeyRecord, KeyRing, KeyStore } from '../stores/key-store.ts';
 import { KEY_REFRESH_SECONDS } from './data-key-rules.ts';
 import { kmsError } from './kms-error.ts';
@@ -132,7 +133,10 @@ export function createDataKeySigner(options: DataKeySignerOptions): Signer {
       if (!key || !SIGNING_STATES.has(key.state)) {
         throw serverError('data_key.sign.unknown_kid', new Error(`no signing data key ${kid}`));
       }
-      return sign('sha256', signingInput, { key: await privateKeyOf(key), dsaEncoding: 'ieee-p1363' });
+      // Low-S, as every signer of this service: the STS refuses the other spelling of its own tokens.
+      return toLowS(
+        sign('sha256', signingInput, { key: await privateKeyOf(key), dsaEncoding: 'ieee-p1363' }),
+      );
     },
     async publicKeys(): Promise<readonly JWK[]> {
       const own = (await ring()).keys.map((key) => key.jwk);

@@ -3,6 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { mintAccessToken } from '../../../lib/exchange/access-token.ts';
 import { OAuthError } from '../../../lib/shared/errors.ts';
+import { isHighS } from '../../../lib/shared/low-s.ts';
 import { createDataKeySigner } from '../../../lib/signers/data-key.ts';
 import { rotateDataKeys } from '../../../lib/signers/data-key-rotation.ts';
 import {
@@ -94,6 +95,16 @@ describe('data-key signer', () => {
     });
     const verifier = verifierOver(signer, clock);
     for (const token of tokens) expect((await verifier.verify(token)).iss).toBe(ISSUER);
+  });
+
+  it('signs low-S, as every signer of the service (the STS refuses the high-S spelling of its own tokens)', async () => {
+    await rotate(true);
+    const signer = createDataKeySigner({ keys, kms: kms.client, clock });
+    // A raw P-256 signature is high-S half the time: 64 tokens would all be low-S by chance once in 2^64.
+    for (let index = 0; index < 64; index++) {
+      const token = await mint(signer, now);
+      expect(isHighS(Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url'))).toBe(false);
+    }
   });
 
   it('refuses a KEY# item whose ciphertext is another key: nothing is signed with it', async () => {
