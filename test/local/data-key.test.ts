@@ -7,6 +7,8 @@ import { loadSettings } from '../../lib/config/settings.ts';
 import { type LocalServer, startLocalServer } from '../../local/server.ts';
 
 /** `STS_SIGNER=data-key npm start`: the local server signs with a data key from its own table. */
+const ADMIN_TOKEN = 'data-key-admin-secret';
+
 describe('local server in data-key mode', () => {
   let dir: string;
   let server: LocalServer;
@@ -19,6 +21,7 @@ describe('local server in data-key mode', () => {
         STS_DATA_DIR: dir,
         STS_SIGNER: 'data-key',
         STS_LOG_LEVEL: 'silent',
+        STS_ADMIN_TOKEN: ADMIN_TOKEN,
       }),
     });
   }, 60_000);
@@ -27,7 +30,7 @@ describe('local server in data-key mode', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('exchanges a token signed by the active data key, which the JWKS publishes', async () => {
+  async function exchange(): Promise<string> {
     const subject = await server.devIssuer.mint({ sub: 'dev-user', aud: server.url });
     const response = await fetch(`${server.url}/token`, {
       method: 'POST',
@@ -40,7 +43,11 @@ describe('local server in data-key mode', () => {
       }),
     });
     expect(response.status).toBe(200);
-    const { access_token: token } = (await response.json()) as { access_token: string };
+    return ((await response.json()) as { access_token: string }).access_token;
+  }
+
+  it('exchanges a token signed by the active data key, which the JWKS publishes', async () => {
+    const token = await exchange();
     const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as {
       keys: { kid: string }[];
     };
@@ -55,5 +62,21 @@ describe('local server in data-key mode', () => {
       },
     );
     expect(verified.payload.sub).toBe('dev-user');
+  });
+
+  it('calls every token it signed active on introspection (its signatures are low-S)', async () => {
+    for (let index = 0; index < 16; index++) {
+      const token = await exchange();
+      const answer = await fetch(`${server.url}/introspect`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${ADMIN_TOKEN}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token }),
+      });
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as { active: boolean }).active).toBe(true);
+    }
   });
 });
