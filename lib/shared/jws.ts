@@ -33,6 +33,15 @@ function isCanonical(text: string): boolean {
   return unused === 0 || (ALPHABET.indexOf(text[text.length - 1]!) & unused) === 0;
 }
 
+/**
+ * Whether `text` is base64url in its one spelling: no padding, no other characters, no stray
+ * trailing bits. jose decodes leniently, so a signature segment that is not canonical is another
+ * spelling of a genuine token (and would verify).
+ */
+export function isCanonicalBase64url(text: string): boolean {
+  return text.length % 4 !== 1 && BASE64URL.test(text) && isCanonical(text);
+}
+
 function segment(text: string, what: string): Record<string, unknown> {
   if (text.length === 0 || !BASE64URL.test(text) || text.length % 4 === 1) {
     throw new MalformedJws(`${what} is not base64url`);

@@ -18,6 +18,7 @@ import {
 import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { insufficientScope, invalidToken, OAuthError, temporarilyUnavailable } from '../shared/errors.ts';
 import { joseReason } from '../shared/jose-errors.ts';
+import { isCanonicalBase64url } from '../shared/jws.ts';
 import { isHighS } from '../shared/low-s.ts';
 import type { Reason, TokenCheck } from '../shared/reasons.ts';
 import { fetchJson, KeySetUnavailable, remoteJwks } from '../shared/remote-jwks.ts';
@@ -309,6 +310,10 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
   ): Promise<VerifiedAccessTokenClaims> {
     if (typeof token !== 'string') throw invalid('malformed');
     if (token.length > maxTokenLength) throw invalid('too_large');
+    // One token, one spelling: jose reads the signature leniently (stray bits, white space), and
+    // another spelling of a genuine token would verify here while the STS calls it inactive.
+    const signature = token.slice(token.lastIndexOf('.') + 1);
+    if (signature.length === 0 || !isCanonicalBase64url(signature)) throw invalid('malformed');
     let claims: VerifiedAccessTokenClaims;
     let alg: string | undefined;
     try {
@@ -319,7 +324,7 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
       throw error instanceof OAuthError ? error : invalid(joseReason(error), error);
     }
     // The STS signs ES256 low-S and calls the other spelling of its signature inactive: so here.
-    if (alg === 'ES256' && isHighS(base64url.decode(token.slice(token.lastIndexOf('.') + 1)))) {
+    if (alg === 'ES256' && isHighS(base64url.decode(signature))) {
       throw invalid('high_s');
     }
     if (typeof claims.jti !== 'string' || typeof claims.sub !== 'string') throw invalid('claim_types');

@@ -122,6 +122,26 @@ describe('createAccessTokenVerifier', () => {
     expect([error.code, error.reason]).toEqual(['invalid_token', 'high_s']);
   });
 
+  it('refuses other spellings of a genuine signature, which cannot get the token cached as revoked', async () => {
+    const { token } = await issue();
+    // Like the STS: only the token as it was issued is active.
+    const verifier = verifierWith({ revocation: { via: async (presented) => presented === token } });
+    const dot = token.lastIndexOf('.');
+    const signature = token.slice(dot + 1);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet[alphabet.indexOf(signature.at(-1)!) ^ 1]!;
+    const spellings = [
+      `${token.slice(0, -1)}${last}`, // a stray bit the decoder drops
+      `${token.slice(0, dot + 11)} ${token.slice(dot + 11)}`, // white space it skips
+      `${token}==`, // padding
+    ];
+    for (const spelling of spellings) {
+      const error = await failure(verifier.verify(spelling));
+      expect([error.code, error.reason]).toEqual(['invalid_token', 'malformed']);
+    }
+    await expect(verifier.verify(token)).resolves.toBeDefined();
+  });
+
   it('reads discovery and the JWKS once for many verifications', async () => {
     const verifier = verifierWith();
     const { token } = await issue();
