@@ -164,6 +164,8 @@ export function remoteJwks<T>(options: RemoteJwksOptions<T>): RemoteJwks<T> {
   const maxAge = options.maxAgeMs ?? 600_000;
   const cooldown = options.cooldownMs ?? 30_000;
   const staleIfError = options.staleIfErrorMs ?? 86_400_000;
+  // staleIfError is the oldest a set may ever be: a maxAge above it does not extend it.
+  const freshFor = Math.min(maxAge, staleIfError);
 
   let discovered: Promise<Discovery> | undefined;
   let jwksUri = options.jwksUri;
@@ -222,7 +224,7 @@ export function remoteJwks<T>(options: RemoteJwksOptions<T>): RemoteJwks<T> {
     if (held === undefined) return refresh().catch(unavailable(false));
     const now = clock();
     const age = now - held.fetchedAt;
-    if (age < maxAge) return held.value;
+    if (age < freshFor) return held.value;
     // After a failed refresh the held set keeps serving, and the next attempt waits a cooldown.
     const mayFetch = inflight === undefined && now - lastFailure >= cooldown;
     if (age < staleIfError) {

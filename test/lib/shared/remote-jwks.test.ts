@@ -161,6 +161,27 @@ describe('remoteJwks', () => {
     await expect(cache.current()).resolves.toEqual([key.kid]);
   });
 
+  it('never serves a set older than staleIfError, even with a longer maxAge', async () => {
+    const clock = frozenClock();
+    const fake = createFakeFetch();
+    let published = [key.jwk];
+    fake.on(JWKS, () => Response.json({ keys: published }));
+    const cache = remoteJwks({
+      issuer: ISSUER,
+      jwksUri: JWKS,
+      clock,
+      fetch: fake.fetch,
+      maxAgeMs: 3_600_000,
+      staleIfErrorMs: 900_000,
+      build: (jwks) => jwks.map((jwk) => jwk.kid),
+    });
+    await cache.current();
+    published = [other.jwk]; // the party withdrew the key
+    clock.advance(900);
+    await expect(cache.current()).resolves.toEqual([other.kid]);
+    expect(fake.count()).toBe(2);
+  });
+
   it('keeps the discovery document for the other endpoints it names', async () => {
     const fake = createFakeFetch();
     fake.on(
