@@ -42,25 +42,26 @@ const KEY_TYPES = new Set(['EC', 'RSA', 'OKP']);
 const MAX_PROOF_BYTES = 8192;
 const MAX_JTI_CHARS = 256;
 
-/**
- * Keys that verified a proof, by the proof's protected header segment (which holds the whole
- * `jwk` and the `alg`): importing a key costs more than checking a signature with it (about 210
- * and 190 µs for ES256), and the thumbprint 40 µs more. The same header bytes mean the same key
- * and the same checks, so a hit skips only the import and the thumbprint; every signature is still
- * verified. Least recently used out first, bounded.
- */
 interface ProofKey {
   readonly key: CryptoKey;
   /** The key's RFC 7638 thumbprint. */
   readonly jkt: string;
 }
+/**
+ * Keys that verified a proof, by the SHA-256 of the proof's protected header segment (which holds
+ * the whole `jwk` and the `alg`): importing a key costs more than checking a signature with it
+ * (about 210 and 190 µs for ES256), and the thumbprint 40 µs more. The same header bytes mean the
+ * same key and the same checks, so a hit skips only the import and the thumbprint; every
+ * signature is still verified. Least recently used out first, bounded (512 entries of 43-char
+ * keys).
+ */
 const proofKeys = new Map<string, ProofKey>();
 const PROOF_KEYS_MAX = 512;
 
-function rememberProofKey(headerSegment: string, entry: ProofKey): void {
-  proofKeys.delete(headerSegment);
+function rememberProofKey(headerId: string, entry: ProofKey): void {
+  proofKeys.delete(headerId);
   if (proofKeys.size >= PROOF_KEYS_MAX) proofKeys.delete(proofKeys.keys().next().value!);
-  proofKeys.set(headerSegment, entry);
+  proofKeys.set(headerId, entry);
 }
 
 export interface DpopProofCheck {
@@ -149,9 +150,9 @@ export async function verifyDpopProof(proof: string, check: DpopProofCheck): Pro
   const refuse = (reason: DpopReason, cause?: unknown) => invalidDpopProof(reason, status, cause);
   // Several DPoP header fields arrive joined by commas; a JWS never contains one.
   if (proof.includes(',')) throw refuse('dpop.multiple_proofs');
+  if (proof.length > MAX_PROOF_BYTES) throw refuse('dpop.too_large');
   const token = proof.trim();
   if (token.length === 0) throw refuse('dpop.empty');
-  if (token.length > MAX_PROOF_BYTES) throw refuse('dpop.too_large');
   let header: Readonly<Record<string, unknown>>;
   let payload: Readonly<Record<string, unknown>>;
   try {
@@ -187,8 +188,11 @@ export async function verifyDpopProof(proof: string, check: DpopProofCheck): Pro
   }
 
   // A client signs every proof with one key, so its protected header (typ, alg, jwk) repeats.
-  const headerSegment = token.slice(0, token.indexOf('.'));
-  let proofKey = proofKeys.get(headerSegment);
+  // Its digest, not a slice: a slice would keep the whole header value it came from alive.
+  const headerId = createHash('sha256')
+    .update(token.slice(0, token.indexOf('.')))
+    .digest('base64url');
+  let proofKey = proofKeys.get(headerId);
   try {
     // The embedded key verifies the proof (jose refuses private keys, a `use` other than sig, an
     // `alg` other than the header's, and short RSA moduli when it imports it).
@@ -205,7 +209,7 @@ export async function verifyDpopProof(proof: string, check: DpopProofCheck): Pro
       throw refuse('dpop.jwk_thumbprint', error);
     }
   }
-  rememberProofKey(headerSegment, proofKey);
+  rememberProofKey(headerId, proofKey);
   const { jkt } = proofKey;
 
   if (check.nonces) {

@@ -241,6 +241,14 @@ describe('imported proof keys are reused, signatures never', () => {
   });
 });
 
+describe('proof size', () => {
+  it('counts white space around the proof: a padded header value is too large', async () => {
+    const padded = `${' '.repeat(8192)}${await proof()}`;
+    expect((await refusal(verifyDpopProof(padded, check()))).reason).toBe('dpop.too_large');
+    await expect(verifyDpopProof(` ${await proof()} `, check())).resolves.toMatchObject({ jkt: key.jkt });
+  });
+});
+
 describe('server nonces', () => {
   const secret = Buffer.alloc(32, 1);
   it('asks for a nonce, accepts it, and accepts the previous step but not older ones', async () => {
