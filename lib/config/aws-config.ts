@@ -63,8 +63,6 @@ export const awsIssuerSchema = z
   })
   .strict();
 
-export type AwsIssuerFile = z.output<typeof awsIssuerSchema>;
-
 /** A value of `sessionTags.principalTags`: fixed text, or copied from a subject-token claim. */
 const tagValue = z.union([
   z.string(),
