@@ -1,161 +1,48 @@
 // The token service as one construct: KMS signing keys, the DynamoDB token table, one Lambda
 // function per handler module of the route table (lambdas/routes.ts), the HTTP API with those
-// routes and their authorization, and the metrics, alarms and dashboard that watch them.
+// routes and their authorization, and the metrics, alarms and dashboard that watch them. This
+// module wires them together; the parts are modules of their own: its props
+// (cdk/token-service-props.ts), the functions and their roles (cdk/handler-functions.ts), the
+// routes (cdk/api-routes.ts), the custom domain (cdk/custom-domain.ts), throttles and reserved
+// concurrency (cdk/throttling.ts), monitoring (cdk/monitoring.ts).
 
-import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
-  type CfnStage,
-  DomainName,
+  type DomainName,
   HttpApi,
-  HttpMethod,
   type HttpRoute,
   HttpStage,
   LogGroupLogDestination,
-  SecurityPolicy,
 } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
-import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as route53 from 'aws-cdk-lib/aws-route53';
-import { ApiGatewayv2DomainProperties } from 'aws-cdk-lib/aws-route53-targets';
-import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { HANDLERS, ROUTES, type Route } from '../lambdas/routes.ts';
+import { ROUTES, type Route } from '../lambdas/routes.ts';
 import type { Config } from '../lib/config/config.ts';
 import { ACCESS_LOG_FORMAT } from './access-log.ts';
+import { addRoutes } from './api-routes.ts';
 import { CONFIG_PATH_IN_LAMBDA } from './bundling.ts';
-import { type DataKeyRotationOptions, DataKeySigning } from './data-key-signing.ts';
-import { accessOf, type HandlerAccess, tableConditions } from './handler-access.ts';
-import { handlerFunction, handlerSource } from './handler-code.ts';
+import { createCustomDomain } from './custom-domain.ts';
+import { DataKeySigning } from './data-key-signing.ts';
+import { accessOf } from './handler-access.ts';
+import { createHandlerFunctions } from './handler-functions.ts';
 import { KeyUseAlerts } from './key-policy.ts';
-import { type AlarmThresholds, TokenServiceMonitoring } from './monitoring.ts';
+import { TokenServiceMonitoring } from './monitoring.ts';
 import { type ProberOptions, TokenServiceProber } from './prober.ts';
-import { type ConfigSource, checkIssuerForDomain, stageConfig } from './service-config.ts';
-import { type ExternalPublishedKey, type SigningKeyOptions, SigningKeys } from './signing-keys.ts';
-import { concurrencyFor, routeThrottles, type Throttle, type ThrottleOptions } from './throttling.ts';
+import { checkIssuerForDomain, stageConfig } from './service-config.ts';
+import { SigningKeys } from './signing-keys.ts';
+import { routeThrottles } from './throttling.ts';
+import type { TokenServiceProps } from './token-service-props.ts';
 
+export type { CustomDomainOptions } from './custom-domain.ts';
+export { FUNCTION_TIMEOUT_SECONDS } from './handler-functions.ts';
 export type { ExternalPublishedKey, KeyAlgorithm, SigningKeyOptions } from './signing-keys.ts';
 export type { ThrottleOptions } from './throttling.ts';
-
-/** Every function's timeout; the service answers by itself before it (lambdas/define-handler.ts). */
-export const FUNCTION_TIMEOUT_SECONDS = 10;
-
-export interface CustomDomainOptions {
-  /** e.g. `sts.example.com`; the config's `issuer` must then be `https://sts.example.com`. */
-  readonly domainName: string;
-  /** Regional ACM certificate for the name; created and DNS-validated in `hostedZone` when omitted. */
-  readonly certificate?: acm.ICertificate;
-  /** When given, an alias A record points the name at the API (and validates a created certificate). */
-  readonly hostedZone?: route53.IHostedZone;
-}
-
-export interface TokenServiceProps {
-  /**
-   * The policy file (`sts.config.json`): a path, or the same document as an object. Validated at
-   * synth exactly as the service validates it at start (an invalid one throws the same
-   * `ConfigError`), then copied into every function's asset as `/var/task/sts.config.json`.
-   */
-  readonly config: ConfigSource;
-  /** The key that signs new tokens. Default `{ name: 'primary', keySpec: ECC_NIST_P256 }`. */
-  readonly signingKey?: SigningKeyOptions;
-  /** The key that will sign next: published now, so verifiers cache it before it signs. */
-  readonly nextKey?: SigningKeyOptions;
-  /** The key that signed before: published until the last token it signed has expired. */
-  readonly previousKey?: SigningKeyOptions;
-  /** Keys from elsewhere that are published too (never signing). */
-  readonly externalPublishedKeys?: readonly ExternalPublishedKey[];
-  /** Alias prefix of the keys the construct creates. Default `sts/<stack name>`. */
-  readonly keyAliasPrefix?: string;
-  /** Default RETAIN: a deleted key can never verify again, and relying parties may still cache it. */
-  readonly keyRemovalPolicy?: RemovalPolicy;
-  /**
-   * The token table and the log groups (the service's records). Default RETAIN, with the
-   * table's deletion protection on; DESTROY (for throwaway stacks) turns deletion protection off.
-   */
-  readonly tableRemovalPolicy?: RemovalPolicy;
-  /**
-   * Every route's own bucket (the stage's default route settings). HTTP APIs have no stage-wide
-   * bucket: each route is throttled separately. Default 100 requests/s, burst 200.
-   */
-  readonly throttle?: ThrottleOptions;
-  /**
-   * Buckets of single routes, by route key (`'POST /token'`), replacing `throttle` for them.
-   * Default `{ 'POST /token': { rateLimit: 25, burstLimit: 50 } }` (cdk/throttling.ts).
-   */
-  readonly routeThrottles?: Readonly<Record<string, ThrottleOptions>>;
-  /**
-   * Reserved concurrency of the token function: a floor no other function can take, and a
-   * ceiling a flood cannot pass. Default: the token route's burst plus its rate for the function
-   * timeout (50 + 25 x 10 s = 300), what that throttle can keep busy. `false`: none (the
-   * account's pool is shared, e.g. where the account's concurrency quota is small).
-   */
-  readonly tokenReservedConcurrency?: number | false;
-  /**
-   * Serve the issuer at a custom domain (recommended for production: the issuer outlives the
-   * stack). Without one, the issuer is the API's execute-api URL, injected at deploy time
-   * (`STS_ISSUER`), and the config's `issuer` is replaced by it.
-   */
-  readonly customDomain?: CustomDomainOptions;
-  /** Retention of the function and access logs. Default one year (the audit trail). */
-  readonly logRetention?: logs.RetentionDays;
-  /** Where alarms (and their recovery) are sent. Default none: alarms only show in CloudWatch. */
-  readonly alarmTopic?: sns.ITopic;
-  readonly alarmThresholds?: AlarmThresholds;
-  /** Namespace of the service's metrics (EMF, docs/operations.md). Default `ServerlessSTS/<stack name>`. */
-  readonly metricNamespace?: string;
-  /** Namespace consumers' verifiers write validation metrics to. Default `ServerlessSTS/Consumers`. */
-  readonly consumerMetricNamespace?: string;
-  /** Memory of every function, MB. Default 1024 (CPU scales with it; cold starts shrink). */
-  readonly memorySize?: number;
-  /**
-   * `kms` (default): every token is one KMS `Sign`; the private key never leaves KMS.
-   * `data-key`: a scheduled rotation function creates ES256 key pairs with KMS
-   * `GenerateDataKeyPairWithoutPlaintext`; the token function decrypts the active one once per
-   * container and signs locally: no KMS call per token, past the KMS request quota, with the
-   * private key in Lambda memory for its rotation period (docs/data-key-signing.md). The KMS
-   * signing keys stay published (tokens they signed keep verifying) but nobody may Sign.
-   */
-  readonly signingMode?: 'kms' | 'data-key';
-  /** Data-key mode: rotation period, publish lead and schedule (defaults 1 day, 10 min, 5 min). */
-  readonly dataKeyRotation?: DataKeyRotationOptions;
-  /**
-   * Run the prober (cdk/prober.ts): every minute an exchange, a refusal and a revocation through
-   * the public endpoint, with alarms on failures and on revocation lag. Default off.
-   */
-  readonly prober?: ProberOptions;
-  /** Per-handler KMS and DynamoDB access, added to or replacing cdk/handler-access.ts entries. */
-  readonly handlerAccess?: Readonly<Record<string, HandlerAccess>>;
-  /**
-   * The key of the stateless DPoP nonces (base64, 32+ bytes, e.g. `openssl rand -base64 32`),
-   * set as `STS_DPOP_NONCE_SECRET` on the token function only. Required when the config sets
-   * `dpop.requireNonce` (every container must accept every other's nonces). It lives in the
-   * function's environment (encrypted at rest; readable with lambda:GetFunctionConfiguration
-   * and in the template): a leak lets one precompute nonces, never forge a proof or a token.
-   */
-  readonly dpopNonceSecret?: string;
-}
-
-/** Why a route without IAM authorization is public, for the cdk-nag acknowledgment. */
-const PUBLIC_ROUTE_REASONS: Readonly<Record<string, string>> = {
-  '/token':
-    'RFC 8693 token exchange: the subject token is the credential; it is verified against a trusted issuer and a trust policy.',
-  '/.well-known/jwks.json': 'The public key set must be public so relying parties can verify tokens offline.',
-  '/.well-known/oauth-authorization-server': 'RFC 8414 metadata is public by definition.',
-  '/.well-known/openid-configuration':
-    'OIDC discovery must be public (AWS IAM OIDC providers and other consumers fetch it anonymously).',
-  '/revoke': 'RFC 7009: the presented token itself authorizes its revocation (its signature is verified).',
-  '/prober/jwks.json':
-    "The prober issuer's public key, which the token function fetches like any issuer's JWKS.",
-};
-
-const pascal = (text: string) =>
-  text.replace(/(^|[^A-Za-z0-9]+)([A-Za-z0-9])/g, (_match, _sep, char: string) => char.toUpperCase());
+export type { TokenServiceProps } from './token-service-props.ts';
 
 export class TokenService extends Construct {
   /** The validated policy file, as the functions will load it (issuer aside, see `issuer`). */
@@ -235,7 +122,7 @@ export class TokenService extends Construct {
     this.tokenEndpoint = `${this.issuer}/token`;
     this.jwksUri = `${this.issuer}/.well-known/jwks.json`;
 
-    this.domainName = domain ? this.createDomain(domain) : undefined;
+    this.domainName = domain ? createCustomDomain(this, domain) : undefined;
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention, removalPolicy: records });
     const throttles = routeThrottles(ROUTES, props.throttle, props.routeThrottles);
     this.stage = new HttpStage(this, 'Stage', {
@@ -279,40 +166,16 @@ export class TokenService extends Construct {
           })
         : undefined;
     const environment = { ...baseEnvironment, ...this.dataKeys?.environment };
-    const functions = new Map<string, lambda.Function>();
-    const entryPaths = new Map<string, string>();
-    for (const handler of HANDLERS) {
-      const access = accessOf(handler, props.handlerAccess);
-      const source = handlerSource(handler);
-      const name = pascal(handler);
-      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention, removalPolicy: records });
-      const role = this.createRole(name, handler, access, logGroup);
-      const fn = handlerFunction(this, `${name}Function`, handler, {
-        description: `STS ${routesOf(handler)
-          .map((route) => `${route.method} ${route.path}`)
-          .join(', ')}`,
-        architecture: lambda.Architecture.ARM_64,
-        memorySize: props.memorySize ?? 1024,
-        timeout: Duration.seconds(FUNCTION_TIMEOUT_SECONDS),
-        reservedConcurrentExecutions: this.reservedConcurrency(handler, throttles, props),
-        role,
-        logGroup,
-        environment:
-          handler === 'token' && props.dpopNonceSecret
-            ? { ...environment, STS_DPOP_NONCE_SECRET: props.dpopNonceSecret }
-            : environment,
-        configFile: staged.file,
-      });
-      Validations.of(fn).acknowledge({
-        id: 'AwsSolutions-L1',
-        reason:
-          'Pinned to nodejs22.x on purpose: the bundles target node22 (cdk/bundling.ts) and the service is tested on Node 22; move runtime and target together.',
-      });
-      functions.set(handler, fn);
-      entryPaths.set(handler, source.kind === 'source' ? source.entry : source.dir);
-    }
+    const { functions, entries } = createHandlerFunctions(this, props, {
+      table: this.table,
+      environment,
+      configFile: staged.file,
+      retention,
+      records,
+      throttles,
+    });
     this.functions = functions;
-    this.entries = entryPaths;
+    this.entries = entries;
 
     // Key grants and key policies: every role reads the public keys; only the roles of signing
     // handlers may sign, and the key policies deny Sign to everyone else (cdk/key-policy.ts).
@@ -333,45 +196,7 @@ export class TokenService extends Construct {
     });
 
     // The routes, exactly as the table says; `iam` routes use IAM authorization.
-    const iamAuthorizer = new HttpIamAuthorizer();
-    const integrations = new Map(
-      [...functions].map(([handler, fn]) => [
-        handler,
-        new HttpLambdaIntegration(`${pascal(handler)}Integration`, fn),
-      ]),
-    );
-    const routes = new Map<string, HttpRoute>();
-    for (const route of ROUTES) {
-      const [created] = this.api.addRoutes({
-        path: route.path,
-        methods: [HttpMethod[route.method]],
-        integration: integrations.get(route.handler)!,
-        authorizer: route.auth === 'iam' ? iamAuthorizer : undefined,
-      });
-      if (route.auth === 'none') {
-        Validations.of(created!).acknowledge({
-          id: 'AwsSolutions-APIG4',
-          reason:
-            PUBLIC_ROUTE_REASONS[route.path] ??
-            `The route table (lambdas/routes.ts) declares ${route.method} ${route.path} public (auth "none").`,
-        });
-      }
-      routes.set(`${route.method} ${route.path}`, created!);
-    }
-    this.routes = routes;
-    // Routes with buckets of their own; the stage can name a route only once it exists.
-    if (throttles.routes.size > 0) {
-      (this.stage.node.defaultChild as CfnStage).routeSettings = Object.fromEntries(
-        [...throttles.routes].map(([key, throttle]) => {
-          this.stage.node.addDependency(routes.get(key)!);
-          // A JSON map in CloudFormation: its members are spelled as CloudFormation spells them.
-          return [
-            key,
-            { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit },
-          ];
-        }),
-      );
-    }
+    this.routes = addRoutes(this.api, this.stage, functions, throttles);
 
     this.prober = props.prober
       ? this.createProber(props.prober, metricNamespace, retention, records)
@@ -401,56 +226,6 @@ export class TokenService extends Construct {
     return route.grantInvoke(grantee);
   }
 
-  /** The token function's reserved concurrency (see `tokenReservedConcurrency`); none for the others. */
-  private reservedConcurrency(
-    handler: string,
-    throttles: { readonly stage: Throttle; readonly routes: ReadonlyMap<string, Throttle> },
-    props: TokenServiceProps,
-  ): number | undefined {
-    const route = routesOf(handler).find((candidate) => candidate.path === '/token');
-    if (!route || props.tokenReservedConcurrency === false) return undefined;
-    const throttle = throttles.routes.get(`${route.method} ${route.path}`) ?? throttles.stage;
-    const reserved = props.tokenReservedConcurrency ?? concurrencyFor(throttle, FUNCTION_TIMEOUT_SECONDS);
-    if (!Number.isInteger(reserved) || reserved < 1) {
-      throw new Error(`TokenService: tokenReservedConcurrency must be a whole number >= 1 (got ${reserved})`);
-    }
-    if (reserved > 900) {
-      Annotations.of(this).addWarningV2(
-        'sts:reserved-concurrency',
-        `The token function reserves ${reserved} concurrent executions: more than an account with the default quota (1000, of which 100 stay unreserved) can give. Raise the quota, or set tokenReservedConcurrency or a smaller POST /token throttle.`,
-      );
-    }
-    return reserved;
-  }
-
-  /** Least privilege: its own log group and table access here; key access in SigningKeys.grantUse. */
-  private createRole(
-    name: string,
-    handler: string,
-    access: HandlerAccess,
-    logGroup: logs.LogGroup,
-  ): iam.Role {
-    const role = new iam.Role(this, `${name}Role`, {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `STS ${handler} handler`,
-    });
-    logGroup.grantWrite(role);
-    // One statement per grant: its actions on the item kinds' key prefixes only (handler-access.ts).
-    for (const grant of access.table) {
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: pascal(
-            [...grant.actions.map((action) => action.replace('dynamodb:', '')), ...grant.items].join(' '),
-          ),
-          actions: [...grant.actions],
-          resources: [this.table.tableArn],
-          conditions: tableConditions(grant),
-        }),
-      );
-    }
-    return role;
-  }
-
   /** The prober, and what it needs of the service: its policy on, its key published. */
   private createProber(
     options: ProberOptions,
@@ -476,35 +251,4 @@ export class TokenService extends Construct {
       removalPolicy,
     });
   }
-
-  private createDomain(options: CustomDomainOptions): DomainName {
-    const { domainName, hostedZone } = options;
-    let certificate = options.certificate;
-    if (!certificate) {
-      if (!hostedZone) {
-        throw new Error('TokenService: customDomain needs a certificate, or a hostedZone to validate one in');
-      }
-      certificate = new acm.Certificate(this, 'Certificate', {
-        domainName,
-        validation: acm.CertificateValidation.fromDns(hostedZone),
-      });
-    }
-    const domain = new DomainName(this, 'DomainName', {
-      domainName,
-      certificate,
-      securityPolicy: SecurityPolicy.TLS_1_2,
-    });
-    if (hostedZone) {
-      new route53.ARecord(this, 'AliasRecord', {
-        zone: hostedZone,
-        recordName: domainName,
-        target: route53.RecordTarget.fromAlias(
-          new ApiGatewayv2DomainProperties(domain.regionalDomainName, domain.regionalHostedZoneId),
-        ),
-      });
-    }
-    return domain;
-  }
 }
-
-const routesOf = (handler: string): Route[] => ROUTES.filter((route) => route.handler === handler);

@@ -7,6 +7,8 @@
 // the account, cannot starve it) and a ceiling (a slow issuer plus traffic cannot hold the
 // account's pool). Its default is what the token route's throttle can admit while every request
 // runs to the timeout: the burst, plus the rate for the length of the timeout.
+import { Annotations } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
 import type { Route } from '../lambdas/routes.ts';
 
 export interface ThrottleOptions {
@@ -17,6 +19,12 @@ export interface ThrottleOptions {
 }
 
 export type Throttle = Required<ThrottleOptions>;
+
+/** The stage's default bucket, and the routes with buckets of their own by route key. */
+export interface RouteThrottles {
+  readonly stage: Throttle;
+  readonly routes: ReadonlyMap<string, Throttle>;
+}
 
 /** Every route's bucket unless the route has its own. */
 export const DEFAULT_THROTTLE: Throttle = { rateLimit: 100, burstLimit: 200 };
@@ -49,7 +57,7 @@ export function routeThrottles(
   routes: readonly Route[],
   stageDefault: ThrottleOptions = {},
   overrides: Readonly<Record<string, ThrottleOptions>> = {},
-): { readonly stage: Throttle; readonly routes: ReadonlyMap<string, Throttle> } {
+): RouteThrottles {
   const stage = checked('throttle', stageDefault, DEFAULT_THROTTLE);
   const keys = new Set(routes.map((route) => `${route.method} ${route.path}`));
   const own = new Map<string, Throttle>();
@@ -72,4 +80,33 @@ export function routeThrottles(
  */
 export function concurrencyFor(throttle: Throttle, timeoutSeconds: number): number {
   return Math.ceil(throttle.burstLimit + throttle.rateLimit * timeoutSeconds);
+}
+
+/**
+ * The reserved concurrency of a handler's function: for the one serving `/token`, `setting`
+ * (TokenServiceProps.tokenReservedConcurrency) or what its route's throttle can keep busy for
+ * `timeoutSeconds`; none for the others, or with `setting` false. Warns in `scope` (the
+ * TokenService) when the reservation exceeds what an account with the default quota can give.
+ */
+export function reservedConcurrency(
+  scope: Construct,
+  handlerRoutes: readonly Route[],
+  throttles: RouteThrottles,
+  setting: number | false | undefined,
+  timeoutSeconds: number,
+): number | undefined {
+  const route = handlerRoutes.find((candidate) => candidate.path === '/token');
+  if (!route || setting === false) return undefined;
+  const throttle = throttles.routes.get(`${route.method} ${route.path}`) ?? throttles.stage;
+  const reserved = setting ?? concurrencyFor(throttle, timeoutSeconds);
+  if (!Number.isInteger(reserved) || reserved < 1) {
+    throw new Error(`TokenService: tokenReservedConcurrency must be a whole number >= 1 (got ${reserved})`);
+  }
+  if (reserved > 900) {
+    Annotations.of(scope).addWarningV2(
+      'sts:reserved-concurrency',
+      `The token function reserves ${reserved} concurrent executions: more than an account with the default quota (1000, of which 100 stay unreserved) can give. Raise the quota, or set tokenReservedConcurrency or a smaller POST /token throttle.`,
+    );
+  }
+  return reserved;
 }
