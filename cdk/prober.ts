@@ -4,7 +4,7 @@
 // the prober issuer (lib/ops/prober-issuer.ts): an ECC key in KMS that only this function may
 // Sign with, whose public key the service publishes at /prober/jwks.json (the `prober-jwks` route,
 // which alone may GetPublicKey on it). No secret is stored anywhere. The alarms on its metrics are
-// in cdk/monitoring.ts.
+// in cdk/monitoring-alarms.ts.
 
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
