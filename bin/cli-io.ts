@@ -21,6 +21,27 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/**
+ * Loads code that needs an optional peer dependency (the AWS SDK), turning "package not found"
+ * into a usage error that says what to install; any other failure is left as it is.
+ */
+export async function withPeers<T>(
+  what: string,
+  packages: readonly string[],
+  load: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new UsageError(`${what}: install ${packages.join(' ')} (optional peer dependencies)`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Parsed options of one command, and the command itself. */

@@ -16,6 +16,7 @@ import {
   scopesOf,
   str,
   UsageError,
+  withPeers,
 } from './cli-io.ts';
 import { explainExchange } from './explain.ts';
 import { decodePresented, type Presented } from './explain-presented.ts';
@@ -81,12 +82,11 @@ async function tableReader(
   tableName: string,
 ): Promise<{ readonly records: TokenRecordReader; close(): void }> {
   if (tableName.length === 0) throw new UsageError('--table: expected the STS table name');
-  let sdk: typeof import('@aws-sdk/client-dynamodb');
-  try {
-    sdk = await import('@aws-sdk/client-dynamodb');
-  } catch {
-    throw new UsageError('--table reads DynamoDB: install @aws-sdk/client-dynamodb');
-  }
+  const sdk = await withPeers(
+    '--table reads DynamoDB',
+    ['@aws-sdk/client-dynamodb'],
+    () => import('@aws-sdk/client-dynamodb'),
+  );
   const { dynamoTableReader } = await import('../lib/verify/dynamodb.ts');
   const endpoint = io.env.AWS_ENDPOINT_URL_DYNAMODB || io.env.AWS_ENDPOINT_URL || undefined;
   const loopback =

@@ -17,6 +17,7 @@ import {
   tokenOption,
   UsageError,
   type Values,
+  withPeers,
 } from './cli-io.ts';
 import { dpopKeyOption } from './dpop-commands.ts';
 
@@ -39,7 +40,11 @@ async function awsIdentityOption(
   if (role === undefined) return undefined;
   if (role !== 'subject' && role !== 'actor')
     throw new UsageError('--aws-identity: expected subject or actor');
-  const { awsIdentity } = await import('../lib/client/aws-identity.ts');
+  const { awsIdentity } = await withPeers(
+    '--aws-identity signs with your AWS credentials',
+    ['@aws-sdk/credential-provider-node', '@smithy/signature-v4'],
+    () => import('../lib/client/aws-identity.ts'),
+  );
   return [role, awsIdentity({ audience: str(values, 'aws-audience'), env: io.env })];
 }
 
