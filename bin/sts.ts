@@ -4,6 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { TokenExchangeError } from '../lib/client/http.ts';
+import { quietSdkNodeNotice } from '../lib/shared/sdk-notice.ts';
 import {
   type Command,
   createIo,
@@ -117,6 +118,7 @@ function report(io: Io, error: unknown, asJson: boolean): ExitCode {
 
 /** Runs one command line; resolves with the exit code. */
 export async function run(argv: readonly string[], io: Io = createIo()): Promise<ExitCode> {
+  quietSdkNodeNotice();
   const [name, ...rest] = argv;
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     (name === undefined ? io.err : io.out)(`${USAGE}\n`);

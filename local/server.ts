@@ -18,6 +18,7 @@ import type { Clock } from '../lib/shared/clock.ts';
 import { systemClock } from '../lib/shared/clock.ts';
 import type { MetricsWriter } from '../lib/shared/emf.ts';
 import type { Logger } from '../lib/shared/log.ts';
+import { quietSdkNodeNotice } from '../lib/shared/sdk-notice.ts';
 import { loadOrCreateLocalSigner } from '../lib/signers/local.ts';
 import type { Signer } from '../lib/signers/signer.ts';
 import { DynamoStore } from '../lib/stores/dynamodb.ts';
@@ -340,17 +341,6 @@ function banner(local: LocalServer): string {
   }
   lines.push('Ctrl-C stops the server.');
   return lines.join('\n');
-}
-
-/**
- * Node 20.19+ is supported locally (README, `engines`); Lambda runs Node 22. The AWS SDK's notice
- * that its releases after January 2027 need Node 22 is about the SDK's future, not this server, and
- * printed nine lines on every start: the local server turns that one notice off unless the variable
- * is set (set `AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=false` to see it). Other warnings print.
- */
-export function quietSdkNodeNotice(env: NodeJS.ProcessEnv = process.env): void {
-  if (!env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED)
-    env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 }
 
 async function main(): Promise<void> {
