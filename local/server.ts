@@ -316,7 +316,7 @@ function banner(local: LocalServer): string {
   }
   if (!local.usingDevConfig) {
     lines.push(
-      `Your config (STS_CONFIG) is in use, so the built-in development issuer is ${local.devIssuerTrusted ? 'on: your config trusts it' : 'off'}.`,
+      `Your config (STS_CONFIG) is in use; the built-in development issuer is ${local.devIssuerTrusted ? 'on: your config trusts it' : 'off'}.`,
       'Get a subject token from an issuer your config trusts,',
       local.devIssuerTrusted
         ? `or mint one here: npx sts dev-token --endpoint ${url} --sub alice`
@@ -329,7 +329,7 @@ function banner(local: LocalServer): string {
       'Admin routes (/introspect, /admin/revoke) take the bearer in STS_ADMIN_TOKEN:',
       '',
       `  curl -s ${url}/introspect -H "Authorization: Bearer $STS_ADMIN_TOKEN" -d token="$ACCESS"`,
-      `  curl -s ${url}/admin/revoke -H "Authorization: Bearer $STS_ADMIN_TOKEN" -d sub=alice`,
+      `  curl -s ${url}/admin/revoke -H "Authorization: Bearer $STS_ADMIN_TOKEN" -d iss=dev -d sub=alice`,
       '',
     );
   } else {
