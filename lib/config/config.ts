@@ -50,20 +50,52 @@ const deepFreeze = <T>(value: T): T => {
 };
 
 /**
+ * The policies (and actor rules) whose `issuer` names no trusted issuer, read from a file that
+ * failed the schema: only string names are compared, so it holds for any shape. A file that
+ * passes the schema gets the same message from the full checks below.
+ */
+function issuerReferenceProblems(raw: unknown): string[] {
+  const entries = (value: unknown): Record<string, unknown>[] =>
+    Array.isArray(value) ? value.filter((entry) => entry !== null && typeof entry === 'object') : [];
+  const file = (raw !== null && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const names = new Set(entries(file.trustedIssuers).map((trusted) => trusted.name));
+  const problems: string[] = [];
+  const check = (at: string, rule: Record<string, unknown>) => {
+    const { issuer } = rule;
+    if (typeof issuer === 'string' && issuer !== SELF_ISSUER && !names.has(issuer))
+      problems.push(unknownIssuer(at, issuer));
+  };
+  entries(file.policies).forEach((policy, index) => {
+    check(`policies[${index}]`, policy);
+    entries(policy.actors).forEach((actor, actorIndex) => {
+      check(`policies[${index}].actors[${actorIndex}]`, actor);
+    });
+  });
+  return problems;
+}
+
+const unknownIssuer = (at: string, issuer: string) =>
+  `${at}.issuer: "${issuer}" is neither a trustedIssuers name nor "self"`;
+
+/**
  * Validates a parsed config object and returns the frozen typed config: the schema's output
  * (config-schema.ts) once the checks that span fields (names, issuers, bounds) have passed.
  */
 export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
   const parsed = configFileSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(
-      source,
-      parsed.error.issues.flatMap((issue) =>
+    throw new ConfigError(source, [
+      ...parsed.error.issues.flatMap((issue) =>
         issue.code === 'unrecognized_keys'
           ? issue.keys.map((key) => `${fieldPath([...issue.path, key])}: unknown key`)
           : [`${fieldPath(issue.path)}: ${issue.message}`],
       ),
-    );
+      // So one run reports a misnamed issuer along with the fields' own problems; not when the
+      // trusted issuers themselves are in question (the names could be what is wrong).
+      ...(parsed.error.issues.some((issue) => issue.path[0] === 'trustedIssuers')
+        ? []
+        : issuerReferenceProblems(raw)),
+    ]);
   }
   const file = parsed.data;
   const problems: string[] = [];
@@ -109,8 +141,7 @@ export function parseConfig(raw: unknown, source = 'sts.config.json'): Config {
       problems.push(`${at}.rootPolicy: only a rule with issuer "self" has a rootPolicy`);
     if (matcher.rootPolicy !== undefined && !file.policies.some((p) => p.name === matcher.rootPolicy))
       problems.push(`${at}.rootPolicy: "${matcher.rootPolicy}" is not a policy name`);
-    if (!knownIssuer(matcher.issuer))
-      problems.push(`${at}.issuer: "${matcher.issuer}" is neither a trustedIssuers name nor "self"`);
+    if (!knownIssuer(matcher.issuer)) problems.push(unknownIssuer(at, matcher.issuer));
     if (matcher.origin !== undefined && matcher.issuer !== SELF_ISSUER)
       problems.push(`${at}.origin: only a rule with issuer "self" has an origin`);
     if (matcher.origin !== undefined && !issuerNames.has(matcher.origin))

@@ -358,6 +358,20 @@ describe('parseConfig', () => {
     expect(paths(error)).toEqual([path]);
   });
 
+  it("reports a policy's unknown issuer along with the fields' own problems, in one run", () => {
+    const file = base({
+      policies: [
+        policyEntry({ name: 'a', issuer: 'githib', maxLifetime: '5 minutes' }),
+        policyEntry({ name: 'b', issuer: 'github', actors: [{ issuer: 'idp', subject: '*' }] }),
+      ],
+    });
+    expect(paths(configError(() => parseConfig(file)))).toEqual([
+      'policies[0].maxLifetime',
+      'policies[0].issuer',
+      'policies[1].actors[0].issuer',
+    ]);
+  });
+
   it('names every unknown key of one object', () => {
     expect(paths(configError(() => parseConfig({ ...base(), a: 1, b: 2 })))).toEqual(['a', 'b']);
   });
