@@ -145,7 +145,7 @@ export const configCommand: Command = async (values, positionals, io) => {
   for (const result of results) {
     if (values.json) io.out(json(result, true));
     else if (result.valid) {
-      io.out(`OK ${result.file} (${result.policies} policies)\n`);
+      io.out(`OK ${result.file} (${result.policies} ${result.policies === 1 ? 'policy' : 'policies'})\n`);
       for (const warning of result.warnings ?? []) io.err(`warning: ${result.file}: ${warning}\n`);
     } else
       io.err(`invalid configuration ${result.file}:\n${result.problems.map((p) => `  - ${p}\n`).join('')}`);
