@@ -82,7 +82,11 @@ export function presentedWarnings(config: Config, token: Presented, name: string
   const audiences = name === SELF_ISSUER ? [config.issuer] : trusted?.audiences;
   const aud = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? []);
   if (audiences && !aud.some((value) => audiences.includes(value))) {
-    warnings.push(`${what} aud ${JSON.stringify(claims.aud)} has none of ${JSON.stringify(audiences)}`);
+    warnings.push(
+      claims.aud === undefined
+        ? `${what} has no aud (wanted one of ${JSON.stringify(audiences)})`
+        : `${what} aud ${JSON.stringify(claims.aud)} has none of ${JSON.stringify(audiences)}`,
+    );
   }
   if (header && trusted && !(trusted.algorithms as readonly unknown[]).includes(header.alg)) {
     warnings.push(

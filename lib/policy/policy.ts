@@ -139,7 +139,9 @@ function mismatches(matcher: CompiledMatcher, token: PresentedToken, what: strin
     if (!pattern.matches(value)) {
       found.push([
         'claims',
-        `${what} claim ${name}=${JSON.stringify(value)} does not match "${pattern.source}"`,
+        value === undefined
+          ? `${what} has no claim ${name} (wanted "${pattern.source}")`
+          : `${what} claim ${name}=${JSON.stringify(value)} does not match "${pattern.source}"`,
       ]);
     }
   }

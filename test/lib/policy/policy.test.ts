@@ -561,3 +561,15 @@ describe('actDepth and delegatedAct', () => {
     expect(delegatedAct(github(), undefined)).toBeUndefined();
   });
 });
+
+describe('explain: the reasons in words', () => {
+  it('says a claim is missing rather than printing undefined, and shows a wrong value', () => {
+    const policies = engine([deployProd]);
+    const missing = policies.explain(request({ subject: github({ repository_owner: undefined }) }));
+    expect(missing.verdicts[0]?.reasons).toContain('subject has no claim repository_owner (wanted "acme")');
+    const wrong = policies.explain(request({ subject: github({ repository_owner: 'evil' }) }));
+    expect(wrong.verdicts[0]?.reasons).toContain(
+      'subject claim repository_owner="evil" does not match "acme"',
+    );
+  });
+});
