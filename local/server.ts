@@ -3,6 +3,7 @@
 // DynamoDB-compatible store and a built-in development issuer.
 
 import { timingSafeEqual } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -25,7 +26,7 @@ import { DynamoStore } from '../lib/stores/dynamodb.ts';
 import { ensureTable } from '../lib/stores/dynamodb-table.ts';
 import type { TokenStore } from '../lib/stores/store.ts';
 import { createLocalServerSigner } from './data-key-local.ts';
-import { devConfig } from './dev-config.ts';
+import { devConfig, devConfigFile } from './dev-config.ts';
 import { createDevIssuer, DEV_ISSUER_PATH, type DevIssuer } from './dev-issuer.ts';
 import { type EmbeddedDynamo, localDynamoClient, startEmbeddedDynamo } from './embedded-dynamodb.ts';
 
@@ -54,6 +55,8 @@ export interface LocalServer {
   readonly devIssuer: DevIssuer;
   /** Whether the development config is in use. */
   readonly usingDevConfig: boolean;
+  /** With the development config: the same config as a file under STS_DATA_DIR, for `sts explain`. */
+  readonly devConfigPath: string | undefined;
   /** Whether `/dev/*` answers: with the development config, or a config trusting `<url>/dev`. */
   readonly devIssuerTrusted: boolean;
   close(): Promise<void>;
@@ -207,6 +210,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
 
     const devIssuerTrusted =
       usingDevConfig || config.trustedIssuers.some((trusted) => trusted.issuer === devIssuer.issuer);
+    // `sts explain` reads a policy file: the development config is written out as one.
+    const devConfigPath = usingDevConfig ? join(settings.dataDir, 'dev.sts.config.json') : undefined;
+    if (devConfigPath) writeFileSync(devConfigPath, `${JSON.stringify(devConfigFile(url), null, 2)}\n`);
 
     const handlers = new Map<string, LambdaHandler>();
     for (const route of ROUTES) {
@@ -284,7 +290,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       })();
     };
 
-    return { url, runtime, devIssuer, usingDevConfig, devIssuerTrusted, close: closeAll };
+    return { url, runtime, devIssuer, usingDevConfig, devConfigPath, devIssuerTrusted, close: closeAll };
   } catch (error) {
     await closeAll();
     throw error;
@@ -311,6 +317,10 @@ function banner(local: LocalServer): string {
       `      -d subject_token="$SUBJECT" -d audience=${audience} -d scope=read \\`,
       `      | node -pe 'JSON.parse(require("fs").readFileSync(0)).access_token')`,
       `  node -pe 'JSON.parse(Buffer.from(process.argv[1].split(".")[1], "base64url"))' "$ACCESS"`,
+      '',
+      `This config is written to ${local.devConfigPath} for sts explain (why a request is admitted or not):`,
+      '',
+      `  npx sts explain --config ${local.devConfigPath} --token "$SUBJECT" --audience ${audience} --scope read`,
       '',
     );
   }

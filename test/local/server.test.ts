@@ -4,6 +4,8 @@ import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIo } from '../../bin/cli-io.ts';
+import { run } from '../../bin/sts.ts';
 import { startDynamoDbLocal } from '../support/dynamo-backends.ts';
 import { startServerProcess as start, stopServerProcess as stop } from '../support/local-process.ts';
 import { freePort } from '../support/ports.ts';
@@ -66,6 +68,27 @@ describe('npm start', () => {
       expect(await stop(server)).toBe(0);
     }
     expect(statSync(join(dataDir, 'signing-key.ES256.json')).mode & 0o777).toBe(0o600);
+  });
+
+  it('writes its development config as a file that sts explain reads, and the printed explain admits', async () => {
+    const server = await start({ STS_DATA_DIR: dataDir });
+    try {
+      const path = join(dataDir, 'dev.sts.config.json');
+      expect(server.output()).toContain(`npx sts explain --config ${path} --token "$SUBJECT"`);
+      let stdout = '';
+      const args = ['explain', '--config', path, '--token', await devToken(server.url)];
+      const io = createIo({}, args, {
+        stdout: (text) => {
+          stdout += text;
+        },
+        stderr: () => {},
+        stdin: async () => '',
+      });
+      const code = await run([...args, '--audience', 'https://api.example.local', '--scope', 'read'], io);
+      expect([code, stdout]).toEqual([0, expect.stringContaining('ADMITTED by policy "dev"')]);
+    } finally {
+      expect(await stop(server)).toBe(0);
+    }
   });
 
   it('keeps its signing key and token records across restarts', async () => {
