@@ -105,10 +105,15 @@ export const introspect: Command = async (values, _positionals, io) => {
   const token = await tokenToInspect(values, io);
   const adminToken = str(values, 'admin-token') ?? io.env.STS_ADMIN_TOKEN;
   if (adminToken) io.secret(adminToken);
-  const result = await client(values, io).introspect(token, {
-    adminToken,
-    tokenTypeHint: str(values, 'token-type-hint'),
-  });
+  const result = await client(values, io)
+    .introspect(token, { adminToken, tokenTypeHint: str(values, 'token-type-hint') })
+    .catch((error: unknown) => {
+      if (error instanceof TokenExchangeError && error.status === 401 && !adminToken)
+        io.err(
+          'sts introspect: the route wants a credential: --admin-token or STS_ADMIN_TOKEN (the local server)\n',
+        );
+      throw error;
+    });
   io.out(json(result, Boolean(values.json)));
   if (!result.active) io.err('sts introspect: the token is not active\n');
   return result.active ? EXIT.ok : EXIT.refused;

@@ -229,6 +229,13 @@ describe('sts as a child process (node bin/sts.js)', () => {
     expect(inactive).toMatchObject({ code: 3, stderr: 'sts introspect: the token is not active\n' });
     expect(JSON.parse(inactive.stdout)).toEqual({ active: false });
   });
+
+  it('introspect without the admin credential: refused (exit 3), saying which credential', async () => {
+    const refused = await runSts(['introspect'], { env: { ...env, STS_TOKEN: accessToken } });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('--admin-token or STS_ADMIN_TOKEN');
+    expect(refused.stderr).toContain('invalid_client');
+  });
 });
 
 function readConfigText(): string {
