@@ -110,14 +110,14 @@ export function monitoringMetrics(
     unit: cloudwatch.Unit.COUNT,
   });
 
-  const metric: MetricFactory = (metricName, statistic, options = {}) =>
+  const metric: MetricFactory = (metricName, statistic, metricOptions = {}) =>
     new cloudwatch.Metric({
-      namespace: options.ns ?? namespace,
+      namespace: metricOptions.ns ?? namespace,
       metricName,
       statistic,
-      period: options.period ?? PERIOD,
-      dimensionsMap: options.dimensions,
-      label: options.label ?? metricName,
+      period: metricOptions.period ?? PERIOD,
+      dimensionsMap: metricOptions.dimensions,
+      label: metricOptions.label ?? metricName,
     });
   const byHandler = (name: string, statistic: string, handler: string, label: string) =>
     metric(name, statistic, { dimensions: { handler }, label });

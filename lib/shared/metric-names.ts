@@ -1,5 +1,5 @@
 // Every CloudWatch metric of the project by name, in one registry: the code that writes a metric
-// (EMF lines, lib/shared/emf.ts) and the CDK that graphs and alarms on it (cdk/monitoring.ts,
+// (EMF lines, lib/shared/emf.ts) and the CDK that graphs and alarms on it (cdk/monitoring-*.ts,
 // cdk/prober.ts) import the name from here, so a renamed metric cannot leave an alarm watching
 // nothing. docs/operations.md lists them with the SLI each one measures.
 

@@ -1,8 +1,9 @@
 // The registry of private refusal and failure reasons: the `reason` of every OAuthError, written to
 // the audit log (`token.refused`, `request.failed`, `token.introspected`, ...) and turned into
-// CloudWatch metrics and alarms (cdk/monitoring.ts), never shown to a caller. Code can only emit a
-// reason listed here (the type says so), and test/lib/shared/reasons.test.ts fails when a reason
-// seen at run time, in the CDK metrics or in docs/SECURITY.md is missing from this list.
+// CloudWatch metrics and alarms (cdk/monitoring-metrics.ts, cdk/monitoring-alarms.ts), never shown
+// to a caller. Code can emit only a reason listed here (the type says so), and
+// test/lib/shared/reasons.test.ts fails when a reason seen at run time, in the CDK metrics or in
+// docs/SECURITY.md is missing from this list.
 //
 // Adding a reason is one line: to TOKEN_CHECKS for a check of a presented JWT, else to REASONS.
 // A `<name>` in a key is a placeholder for one lower-case word (`[a-z0-9_]+`) that the code fills
