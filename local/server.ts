@@ -55,6 +55,8 @@ export interface LocalServer {
   readonly devIssuer: DevIssuer;
   /** Whether the development config is in use. */
   readonly usingDevConfig: boolean;
+  /** Where token records are kept, in words (for the banner). */
+  readonly storeDescription: string;
   /** With the development config: the same config as a file under STS_DATA_DIR, for `sts explain`. */
   readonly devConfigPath: string | undefined;
   /** Whether `/dev/*` answers: with the development config, or a config trusting `<url>/dev`. */
@@ -183,11 +185,15 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         : (options.config ?? (settings.configPath ? loadConfigFile(settings.configPath) : devConfig(url)));
     let store = options.store;
     let dynamodb: DynamoDBClient | undefined;
+    let storeDescription = 'a store given by the caller';
     if (!store) {
       let endpoint = settings.dynamodbEndpoint;
+      storeDescription = `DynamoDB at ${endpoint}, table ${settings.tableName}`;
       if (!endpoint) {
-        embedded = await startEmbeddedDynamo(join(settings.dataDir, 'dynamodb'));
+        const dir = join(settings.dataDir, 'dynamodb');
+        embedded = await startEmbeddedDynamo(dir);
         endpoint = embedded.endpoint;
+        storeDescription = `embedded (dynalite, in ${dir}; set AWS_ENDPOINT_URL_DYNAMODB for your own)`;
       }
       const client = localDynamoClient(endpoint);
       await ensureTable(client, settings.tableName);
@@ -290,7 +296,16 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       })();
     };
 
-    return { url, runtime, devIssuer, usingDevConfig, devConfigPath, devIssuerTrusted, close: closeAll };
+    return {
+      url,
+      runtime,
+      devIssuer,
+      usingDevConfig,
+      devConfigPath,
+      devIssuerTrusted,
+      storeDescription,
+      close: closeAll,
+    };
   } catch (error) {
     await closeAll();
     throw error;
@@ -304,6 +319,7 @@ function banner(local: LocalServer): string {
     `STS listening on ${url}  (issuer ${local.runtime.config.issuer})`,
     `  JWKS:      ${url}/.well-known/jwks.json`,
     `  metadata:  ${url}/.well-known/openid-configuration`,
+    `  store:     ${local.storeDescription}`,
     '',
   ];
   if (local.usingDevConfig) {

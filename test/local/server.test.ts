@@ -54,6 +54,7 @@ describe('npm start', () => {
     });
     try {
       expect(server.output()).not.toContain('NodeVersionSupportWarning');
+      expect(server.output()).toContain(`store:     embedded (dynalite, in ${join(dataDir, 'dynamodb')}`);
       expect(server.output()).toContain(`${server.url}/dev/token`);
       expect(server.output()).toContain('grant_type=urn:ietf:params:oauth:grant-type:token-exchange');
       const { status, body } = await exchangeViaPrintedCommands(server.url);
@@ -297,6 +298,7 @@ describe('npm start with AWS_ENDPOINT_URL_DYNAMODB', () => {
       AWS_REGION: 'eu-west-1',
     });
     try {
+      expect(server.output()).toContain(`store:     DynamoDB at ${dynamo.endpoint}, table sts-external`);
       const { status, body } = await exchangeViaPrintedCommands(server.url);
       expect(status).toBe(200);
       const { DynamoDBClient, GetItemCommand } = await import('@aws-sdk/client-dynamodb');
