@@ -117,7 +117,9 @@ options:
 
 example:
   sts explain --config sts.config.json --audience https://deploy.acme.internal --scope deploy:write \\
-    --token '{"iss":"https://token.actions.githubusercontent.com","sub":"repo:acme/app:environment:prod"}'`,
+    --token '{"iss":"https://token.actions.githubusercontent.com","sub":"repo:acme/app:environment:prod",
+              "aud":"https://sts.example.com","repository_owner":"acme"}'
+  (with the README's example sts.config.json: ADMITTED by policy "deploy-prod")`,
 
   config: `usage: sts config validate <file>... [--json]
 
