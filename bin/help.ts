@@ -11,7 +11,7 @@ commands:
   introspect   ask whether a token is active (RFC 7662; needs the admin bearer)
   revoke       revoke a token (RFC 7009)
   explain      the exchange's decision for a token and a target: which policy admits it, or why not
-  config validate <file>...   check policy files (for CI)
+  config validate [<file>...] check policy files (for CI; default $STS_CONFIG or ./sts.config.json)
   dev-token    mint a development subject token from the local server
   dpop-keygen  write a DPoP key (private JWK, mode 0600) and print its thumbprint (RFC 9449)
   dpop-proof   print the DPoP proof for one request (send it as the DPoP header)
@@ -121,10 +121,11 @@ example:
               "aud":"https://sts.example.com","repository_owner":"acme"}'
   (with the README's example sts.config.json: ADMITTED by policy "deploy-prod")`,
 
-  config: `usage: sts config validate <file>... [--json]
+  config: `usage: sts config validate [<file>...] [--json]
 
 Validates policy files with the service's own schema (what the service and \`cdk synth\` check);
-exit 3 when any is invalid, with each problem listed. For a policy repository's CI.
+exit 3 when any is invalid, with each problem listed. For a policy repository's CI. Without a
+file, validates the one the service would load: $STS_CONFIG, else ./sts.config.json.
 
 options:
   --json                         one JSON line per file

@@ -118,8 +118,10 @@ class TableReadError extends Error {
 }
 
 export const configCommand: Command = async (values, positionals, io) => {
-  const [sub, ...files] = positionals;
-  if (sub !== 'validate' || files.length === 0) throw new UsageError('usage: sts config validate <file>...');
+  const [sub, ...named] = positionals;
+  if (sub !== 'validate') throw new UsageError('usage: sts config validate [<file>...]');
+  // No file named: the one the service would load (STS_CONFIG), else ./sts.config.json.
+  const files = named.length > 0 ? named : [io.env.STS_CONFIG || 'sts.config.json'];
   const results = files.map((file) => {
     let text: string;
     try {

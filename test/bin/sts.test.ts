@@ -502,7 +502,17 @@ describe('sts commands in detail (in-process run())', () => {
     expect(broken.stderr).toContain('not valid JSON');
     expect(missing).toMatchObject({ code: 2 });
     expect(usage).toMatchObject({ code: 2 });
-    expect(usage.stderr).toContain('usage: sts config validate <file>...');
+    expect(usage.stderr).toContain('usage: sts config validate [<file>...]');
+  });
+
+  it('config validate without a file checks the one the service would load (STS_CONFIG)', async () => {
+    const good = join(dir, 'default-good.json');
+    writeFileSync(good, readConfigText());
+    const fromEnv = await runSts(['config', 'validate'], { env: { STS_CONFIG: good } });
+    expect(fromEnv).toMatchObject({ code: 0, stdout: `OK ${good} (2 policies)\n` });
+    const none = await runSts(['config', 'validate'], { env: { STS_CONFIG: join(dir, 'nowhere.json') } });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain(`cannot read ${join(dir, 'nowhere.json')} (ENOENT)`);
   });
 
   it('config validate refuses a duplicated key with its path, and __proto__ or constructor keys', async () => {
