@@ -57,6 +57,8 @@ export interface LocalServer {
   readonly usingDevConfig: boolean;
   /** Where token records are kept, in words (for the banner). */
   readonly storeDescription: string;
+  /** The DynamoDB endpoint of the token records, when they are in one (embedded or yours). */
+  readonly storeEndpoint: string | undefined;
   /** With the development config: the same config as a file under STS_DATA_DIR, for `sts explain`. */
   readonly devConfigPath: string | undefined;
   /** Whether `/dev/*` answers: with the development config, or a config trusting `<url>/dev`. */
@@ -186,6 +188,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     let store = options.store;
     let dynamodb: DynamoDBClient | undefined;
     let storeDescription = 'a store given by the caller';
+    let storeEndpoint: string | undefined;
     if (!store) {
       let endpoint = settings.dynamodbEndpoint;
       storeDescription = `DynamoDB at ${endpoint}, table ${settings.tableName}`;
@@ -193,8 +196,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         const dir = join(settings.dataDir, 'dynamodb');
         embedded = await startEmbeddedDynamo(dir);
         endpoint = embedded.endpoint;
-        storeDescription = `embedded (dynalite, in ${dir}; set AWS_ENDPOINT_URL_DYNAMODB for your own)`;
+        storeDescription = `embedded dynalite at ${endpoint} (data in ${dir}; set AWS_ENDPOINT_URL_DYNAMODB for your own)`;
       }
+      storeEndpoint = endpoint;
       const client = localDynamoClient(endpoint);
       await ensureTable(client, settings.tableName);
       store = new DynamoStore({ client, tableName: settings.tableName });
@@ -304,6 +308,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       devConfigPath,
       devIssuerTrusted,
       storeDescription,
+      storeEndpoint,
       close: closeAll,
     };
   } catch (error) {
@@ -338,6 +343,13 @@ function banner(local: LocalServer): string {
       '',
       `  npx sts explain --config ${local.devConfigPath} --token "$SUBJECT" --audience ${audience} --scope read`,
       '',
+      ...(local.storeEndpoint
+        ? [
+            'For a token of this service (chained), explain reads its TOKEN# record from this store: prefix',
+            `  AWS_ENDPOINT_URL_DYNAMODB=${local.storeEndpoint} and add --table ${local.runtime.settings.tableName}`,
+            '',
+          ]
+        : []),
     );
   }
   if (!local.usingDevConfig) {

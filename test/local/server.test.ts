@@ -54,7 +54,11 @@ describe('npm start', () => {
     });
     try {
       expect(server.output()).not.toContain('NodeVersionSupportWarning');
-      expect(server.output()).toContain(`store:     embedded (dynalite, in ${join(dataDir, 'dynamodb')}`);
+      expect(server.output()).toMatch(
+        new RegExp(
+          `store: {5}embedded dynalite at http://127\\.0\\.0\\.1:\\d+ \\(data in ${join(dataDir, 'dynamodb')}`,
+        ),
+      );
       expect(server.output()).toContain(`${server.url}/dev/token`);
       expect(server.output()).toContain('grant_type=urn:ietf:params:oauth:grant-type:token-exchange');
       const { status, body } = await exchangeViaPrintedCommands(server.url);
@@ -76,17 +80,44 @@ describe('npm start', () => {
     try {
       const path = join(dataDir, 'dev.sts.config.json');
       expect(server.output()).toContain(`npx sts explain --config ${path} --token "$SUBJECT"`);
-      let stdout = '';
-      const args = ['explain', '--config', path, '--token', await devToken(server.url)];
-      const io = createIo({}, args, {
-        stdout: (text) => {
-          stdout += text;
-        },
-        stderr: () => {},
-        stdin: async () => '',
+      const explain = async (args: string[], env: Record<string, string> = {}) => {
+        let stdout = '';
+        const io = createIo(env, args, {
+          stdout: (text) => {
+            stdout += text;
+          },
+          stderr: () => {},
+          stdin: async () => '',
+        });
+        return { code: await run(args, io), stdout };
+      };
+      const subject = await devToken(server.url);
+      const direct = [
+        'explain',
+        '--config',
+        path,
+        '--token',
+        subject,
+        '--audience',
+        'https://api.example.local',
+      ];
+      expect(await explain([...direct, '--scope', 'read'])).toEqual({
+        code: 0,
+        stdout: expect.stringContaining('ADMITTED by policy "dev"'),
       });
-      const code = await run([...args, '--audience', 'https://api.example.local', '--scope', 'read'], io);
-      expect([code, stdout]).toEqual([0, expect.stringContaining('ADMITTED by policy "dev"')]);
+      // A token of this service, as the banner says: its TOKEN# record read from the running store.
+      const endpoint = /embedded dynalite at (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())![1]!;
+      expect(server.output()).toContain(`AWS_ENDPOINT_URL_DYNAMODB=${endpoint} and add --table sts-tokens`);
+      const own = await exchange(server.url, { subject_token: subject, audience: server.url, scope: 'read' });
+      const chained = ['explain', '--config', path, '--token', own.body.access_token];
+      const online = await explain(
+        [...chained, '--audience', 'https://api.example.local', '--scope', 'read', '--table', 'sts-tokens'],
+        { AWS_ENDPOINT_URL_DYNAMODB: endpoint },
+      );
+      expect(online).toEqual({
+        code: 0,
+        stdout: expect.stringContaining('ADMITTED by policy "dev-chained"'),
+      });
     } finally {
       expect(await stop(server)).toBe(0);
     }
