@@ -62,8 +62,15 @@ export function chainOf(record: TokenRecord): {
  * const decision = decideExchange(policies, { subject, actor, audience, scopes }, epochSeconds(clock));
  * // decision.lifetime <= decision.grant.lifetime; decision.iat + decision.lifetime <= the parent's exp
  */
-export function decideExchange(policies: PolicyEngine, facts: ExchangeFacts, now: number): ExchangeDecision {
+export function decideExchange(
+  policies: PolicyEngine,
+  facts: ExchangeFacts,
+  now: number,
+  /** Told the grant as soon as a policy admits, before the lineage and lifetime checks (the audit). */
+  admitted?: (grant: Grant) => void,
+): ExchangeDecision {
   const grant = policies.decide(facts);
+  admitted?.(grant);
   const line = lineage(facts.subject, facts.actor);
   // Re-exchanging cannot keep a credential alive past its first expiry, and a delegated token dies
   // with its actor token.

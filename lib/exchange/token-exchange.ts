@@ -198,13 +198,16 @@ export function createTokenExchange(deps: TokenExchangeDeps): TokenExchange {
             policies,
             { ...presented, audience: request.target, scopes: request.scopes },
             epochSeconds(clock),
+            // A refusal after a policy admitted (a chain too long, no life left) names the policy.
+            (grant) => {
+              audit.policy = grant.policy.name;
+            },
           ),
         (ms) => {
           policyMs = ms;
         },
       );
       const { grant } = decision;
-      audit.policy = grant.policy.name;
       const jkt = await bindDpop({ proof: context.dpop, ...presented, policy: grant.policy });
       audit.bound = jkt !== undefined;
       if (jkt !== undefined) audit.jkt = jkt;

@@ -124,6 +124,35 @@ describe('createTokenExchange', () => {
     expect(store.tokens.size).toBe(0);
   });
 
+  it('a refusal after a policy admitted (a chain too long) names that policy in token.refused', async () => {
+    const { config, signer, store, clock, engine, lines } = await setup();
+    const deps = { config, signer, store, clock };
+    const ancestors: string[] = [];
+    for (let index = 0; index < 8; index++)
+      ancestors.push((await issueSelfToken(deps, { sub: SUBJECT })).jti);
+    const subject = await issueSelfToken(deps, { sub: SUBJECT, record: false });
+    const now = clock.seconds();
+    await store.recordIssued({
+      jti: subject.jti,
+      sub: SUBJECT,
+      aud: STS_ISSUER,
+      clientId: 'test',
+      scope: undefined,
+      iat: now,
+      exp: now + 300,
+      subjectIssuer: 'test',
+      originIssuer: 'https://issuer.test',
+      policy: 'test',
+      ancestors,
+      actors: [],
+    });
+    const error = await refusal(
+      engine.exchange(exchangeOf(subject.token, { subject_token_type: TOKEN_TYPE.accessToken })),
+    );
+    expect(error.reason).toBe('subject_token.chain_too_long');
+    expect(lines.at(-1)).toMatchObject({ message: 'token.refused', policy: 'chained' });
+  });
+
   it('caps a chained token at the life its subject token has left', async () => {
     const { config, signer, store, clock, engine } = await setup();
     const subject = await issueSelfToken({ config, signer, store, clock }, { sub: SUBJECT, lifetime: 60 });
