@@ -200,16 +200,40 @@ describe.concurrent('the packed package, installed as a dependency', () => {
   );
 
   it(
-    '(d) runs the compiled CLI: npx sts --help, --version, config validate',
+    '(d) runs the compiled CLI: npx sts --help, --version, config validate, explain',
     async (context) => {
       skipped(context);
       writeFileSync(join(project, 'broken.json'), '{"issuer":"http://sts.example.com","policies":[]}');
-      const [help, version, valid, invalid] = await Promise.all([
+      // The example config's policy, asked for by a GitHub-like token's claims (explain decodes, offline).
+      const claims = JSON.stringify({
+        iss: 'https://token.actions.githubusercontent.com',
+        sub: 'repo:example-org/example-app:environment:prod',
+        aud: 'https://sts.example.com',
+        repository_owner: 'example-org',
+      });
+      const [help, version, valid, invalid, explained] = await Promise.all([
         inProject('npx', ['--no-install', 'sts', '--help']),
         inProject('npx', ['--no-install', 'sts', '--version']),
         inProject('npx', ['--no-install', 'sts', 'config', 'validate', 'sts.config.json']),
         inProject('npx', ['--no-install', 'sts', 'config', 'validate', 'broken.json']),
+        inProject('npx', [
+          '--no-install',
+          'sts',
+          'explain',
+          '--config',
+          'sts.config.json',
+          '--token',
+          claims,
+          '--audience',
+          'https://deploy.example.internal',
+          '--scope',
+          'deploy:write',
+        ]),
       ]);
+      expect(explained).toMatchObject({ code: 0 });
+      expect(explained.stdout).toContain(
+        'ADMITTED by policy "deploy-prod" (lifetime 120s, scope "deploy:write")',
+      );
       expect(help).toMatchObject({ code: 0 });
       expect(help.stdout).toContain('usage: sts <command>');
       expect(version.stdout.trim()).toBe(
