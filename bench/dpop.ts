@@ -9,7 +9,7 @@ import { mintAccessToken } from '../lib/exchange/access-token.ts';
 import { verifyDpopProof } from '../lib/shared/dpop.ts';
 import { createLocalSigner, generateSigningKey } from '../lib/signers/local.ts';
 import { createAccessTokenVerifier } from '../lib/verify/verifier.ts';
-import { AUDIENCE, STS_ISSUER, SUBJECT } from './fixtures.ts';
+import { AUDIENCE, STS_ISSUER, SUBJECT, stsDocuments } from './fixtures.ts';
 import { median, opsPerSecond } from './stats.ts';
 
 export interface DpopResult {
@@ -55,19 +55,11 @@ export async function benchDpop(options: DpopOptions): Promise<DpopResult> {
   const bearer = await mint(undefined);
   const bound = await mint(key.jkt);
   const [jwk] = await signer.publicKeys();
-  const documents: Record<string, unknown> = {
-    [`${STS_ISSUER}/.well-known/openid-configuration`]: {
-      issuer: STS_ISSUER,
-      jwks_uri: `${STS_ISSUER}/jwks`,
-    },
-    [`${STS_ISSUER}/jwks`]: { keys: [jwk] },
-  };
-  const fetchFn = (async (input: string | URL | Request) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const document = documents[url];
-    return document ? Response.json(document) : new Response('not found', { status: 404 });
-  }) as typeof fetch;
-  const verifier = createAccessTokenVerifier({ issuer: STS_ISSUER, audience: AUDIENCE, fetch: fetchFn });
+  const verifier = createAccessTokenVerifier({
+    issuer: STS_ISSUER,
+    audience: AUDIENCE,
+    fetch: stsDocuments(jwk!),
+  });
   await verifier.ready();
 
   const ops = options.opsPerRound;

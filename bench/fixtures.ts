@@ -19,6 +19,22 @@ export const PEER_ISSUER = 'https://op.bench.local';
 export const PEER_CLIENT_ID = 'bench-client';
 export const SUBJECT = 'repo:acme/app:ref:refs/heads/main';
 
+/** A `fetch` serving the STS's discovery document and a JWKS of `jwk`, for the verifier benchmarks. */
+export function stsDocuments(jwk: JWK): typeof fetch {
+  const documents: Record<string, unknown> = {
+    [`${STS_ISSUER}/.well-known/openid-configuration`]: {
+      issuer: STS_ISSUER,
+      jwks_uri: `${STS_ISSUER}/jwks`,
+    },
+    [`${STS_ISSUER}/jwks`]: { keys: [jwk] },
+  };
+  return (async (input: string | URL | Request) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const document = documents[url];
+    return document ? Response.json(document) : new Response('not found', { status: 404 });
+  }) as typeof fetch;
+}
+
 const EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 

@@ -2,7 +2,7 @@ import { importJWK, jwtVerify } from 'jose';
 import { mintAccessToken } from '../lib/exchange/access-token.ts';
 import { createLocalSigner, generateSigningKey } from '../lib/signers/local.ts';
 import { createAccessTokenVerifier } from '../lib/verify/verifier.ts';
-import { AUDIENCE, STS_ISSUER, SUBJECT } from './fixtures.ts';
+import { AUDIENCE, STS_ISSUER, SUBJECT, stsDocuments } from './fixtures.ts';
 import { median, opsPerSecond } from './stats.ts';
 
 /**
@@ -47,20 +47,12 @@ export async function benchVerifier(options: VerifierOptions): Promise<VerifierR
     tokens.push(minted.token);
   }
   const [jwk] = await signer.publicKeys();
-  const documents: Record<string, unknown> = {
-    [`${STS_ISSUER}/.well-known/openid-configuration`]: {
-      issuer: STS_ISSUER,
-      jwks_uri: `${STS_ISSUER}/jwks`,
-    },
-    [`${STS_ISSUER}/jwks`]: { keys: [jwk] },
-  };
-  const fetchFn = (async (input: string | URL | Request) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const document = documents[url];
-    return document ? Response.json(document) : new Response('not found', { status: 404 });
-  }) as typeof fetch;
 
-  const verifier = createAccessTokenVerifier({ issuer: STS_ISSUER, audience: AUDIENCE, fetch: fetchFn });
+  const verifier = createAccessTokenVerifier({
+    issuer: STS_ISSUER,
+    audience: AUDIENCE,
+    fetch: stsDocuments(jwk!),
+  });
   await verifier.ready();
   const key = await importJWK(jwk!, 'ES256');
   const joseOptions = { issuer: STS_ISSUER, audience: AUDIENCE, algorithms: ['ES256'] };
