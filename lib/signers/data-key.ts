@@ -8,16 +8,15 @@
 // The trust trade-off: the active private key lives in this process's memory for as long as the
 // key signs (plus one refresh), where KMS Sign keeps it inside the HSM.
 
-import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { DecryptCommand, type DecryptCommandOutput, type KMSClient } from '@aws-sdk/client-kms';
 import type { JWK } from 'jose';
 import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { serverError, temporarilyUnavailable } from '../shared/errors.ts';
-import { toLowS } from '../shared/low-s.ts';
 import type { DataKeyRecord, KeyRing, KeyStore } from '../stores/key-store.ts';
 import { KEY_REFRESH_SECONDS } from './data-key-rules.ts';
 import { kmsError } from './kms-error.ts';
-import { publicJwk } from './local.ts';
+import { publicJwk, signWith } from './local.ts';
 import type { Signer, SigningKey } from './signer.ts';
 
 export interface DataKeySignerOptions {
@@ -133,10 +132,7 @@ export function createDataKeySigner(options: DataKeySignerOptions): Signer {
       if (!key || !SIGNING_STATES.has(key.state)) {
         throw serverError('data_key.sign.unknown_kid', new Error(`no signing data key ${kid}`));
       }
-      // Low-S, as every signer of this service: the STS refuses the other spelling of its own tokens.
-      return toLowS(
-        sign('sha256', signingInput, { key: await privateKeyOf(key), dsaEncoding: 'ieee-p1363' }),
-      );
+      return signWith(await privateKeyOf(key), 'ES256', signingInput);
     },
     async publicKeys(): Promise<readonly JWK[]> {
       const own = (await ring()).keys.map((key) => key.jwk);

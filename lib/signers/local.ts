@@ -25,7 +25,11 @@ export async function publicJwk(privateOrPublic: KeyObject, alg: SigningAlgorith
   return { ...jwk, kid: await calculateJwkThumbprint(jwk, 'sha256'), alg, use: 'sig' };
 }
 
-function signWith(key: KeyObject, alg: SigningAlgorithm, input: Uint8Array): Uint8Array {
+/**
+ * Signs `input` with a private key held in this process (the local signer, data-key mode): ES256
+ * always in its low-S spelling, the only one the service accepts of its own tokens.
+ */
+export function signWith(key: KeyObject, alg: SigningAlgorithm, input: Uint8Array): Uint8Array {
   switch (alg) {
     case 'ES256':
       // OpenSSL returns either spelling of an ECDSA signature; tokens carry only the low-S one.
