@@ -12,7 +12,7 @@ import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { invalidToken } from '../shared/errors.ts';
 import type { ReadJws } from '../shared/jws.ts';
 import { type KeyResolver, localKeySet } from '../shared/key-sets.ts';
-import { isHighS } from '../shared/low-s.ts';
+import { isHighSToken } from '../shared/low-s.ts';
 import { type Refuse, verifyPinnedJwt, verifySignature } from '../shared/pinned-jwt.ts';
 import type { Signer } from '../signers/signer.ts';
 import { AT_JWT, precheckToken } from './presented-token.ts';
@@ -73,8 +73,7 @@ export function createOwnTokenCheck(deps: OwnTokenDeps): OwnTokenCheck {
     if (typeof header.alg !== 'string' || !algorithms.includes(header.alg)) throw refuse('alg_not_allowed');
     if (typeof header.typ !== 'string' || !AT_JWT.test(header.typ)) throw refuse('self_not_at_jwt');
     // We sign low-S only: the high-S spelling of one of our tokens is a copy under another fingerprint.
-    if (header.alg === 'ES256' && isHighS(Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url')))
-      throw refuse('high_s');
+    if (isHighSToken(token, header.alg)) throw refuse('high_s');
 
     let claims: JWTPayload;
     if (options.ignoreTime) {

@@ -20,6 +20,11 @@ export function isHighS(signature: Uint8Array): boolean {
   return toBigInt(signature.subarray(SCALAR_BYTES)) > HALF_ORDER;
 }
 
+/** Whether a compact JWS whose header says `alg` is an ES256 token signed in the high-S spelling. */
+export function isHighSToken(token: string, alg: unknown): boolean {
+  return alg === 'ES256' && isHighS(Buffer.from(token.slice(token.lastIndexOf('.') + 1), 'base64url'));
+}
+
 /** The low-S spelling of a 64-byte JOSE ES256 signature: s replaced by n - s when s > n/2. */
 export function toLowS(signature: Uint8Array): Uint8Array {
   if (!isHighS(signature)) return signature;

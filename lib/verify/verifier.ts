@@ -6,7 +6,6 @@
 // synchronous key lookup by `kid`: no allocation of its own beyond what jose does.
 
 import {
-  base64url,
   type CryptoKey,
   importJWK,
   type JWK,
@@ -19,7 +18,7 @@ import { type Clock, epochSeconds } from '../shared/clock.ts';
 import { insufficientScope, invalidToken, OAuthError, temporarilyUnavailable } from '../shared/errors.ts';
 import { joseReason } from '../shared/jose-errors.ts';
 import { isCanonicalBase64url } from '../shared/jws.ts';
-import { isHighS } from '../shared/low-s.ts';
+import { isHighSToken } from '../shared/low-s.ts';
 import type { Reason, TokenCheck } from '../shared/reasons.ts';
 import { fetchJson, KeySetUnavailable, remoteJwks } from '../shared/remote-jwks.ts';
 import { readTokenState, type TokenRecordReader } from '../shared/token-record.ts';
@@ -324,9 +323,7 @@ export function createAccessTokenVerifier(options: VerifierOptions): AccessToken
       throw error instanceof OAuthError ? error : invalid(joseReason(error), error);
     }
     // The STS signs ES256 low-S and calls the other spelling of its signature inactive: so here.
-    if (alg === 'ES256' && isHighS(base64url.decode(signature))) {
-      throw invalid('high_s');
-    }
+    if (isHighSToken(token, alg)) throw invalid('high_s');
     if (typeof claims.jti !== 'string' || typeof claims.sub !== 'string') throw invalid('claim_types');
     if (proof !== undefined) await dpop(token, claims.cnf, proof);
     else if (claims.cnf !== undefined) throw invalid('bound_token_as_bearer');
