@@ -192,25 +192,30 @@ export async function verifyDpopProof(proof: string, check: DpopProofCheck): Pro
   const headerId = createHash('sha256')
     .update(token.slice(0, token.indexOf('.')))
     .digest('base64url');
-  let proofKey = proofKeys.get(headerId);
+  const known = proofKeys.get(headerId);
+  let proofKey: CryptoKey;
   try {
     // The embedded key verifies the proof (jose refuses private keys, a `use` other than sig, an
     // `alg` other than the header's, and short RSA moduli when it imports it).
     const options = { algorithms: [header.alg] };
-    if (proofKey !== undefined) await compactVerify(token, proofKey.key, options);
-    else proofKey = { key: (await compactVerify(token, EmbeddedJWK, options)).key as CryptoKey, jkt: '' };
+    if (known !== undefined) {
+      proofKey = known.key;
+      await compactVerify(token, proofKey, options);
+    } else {
+      proofKey = (await compactVerify(token, EmbeddedJWK, options)).key as CryptoKey;
+    }
   } catch (error) {
     throw refuse('dpop.bad_signature', error);
   }
-  if (proofKey.jkt === '') {
+  let jkt = known?.jkt;
+  if (jkt === undefined) {
     try {
-      proofKey = { key: proofKey.key, jkt: await calculateJwkThumbprint(jwk as JWK, 'sha256') };
+      jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
     } catch (error) {
       throw refuse('dpop.jwk_thumbprint', error);
     }
   }
-  rememberProofKey(headerId, proofKey);
-  const { jkt } = proofKey;
+  rememberProofKey(headerId, known ?? { key: proofKey, jkt });
 
   if (check.nonces) {
     if (payload.nonce === undefined) throw useDpopNonce(check.nonces.current(), 'dpop.nonce_missing', status);
