@@ -7,7 +7,12 @@
 // a condition on them is undecided, and the lifetime is an upper bound.
 
 import type { Config } from '../lib/config/config.ts';
-import { chainOf, decideExchange, type ExchangeParty } from '../lib/exchange/exchange-decision.ts';
+import {
+  chainOf,
+  chainStartedBy,
+  decideExchange,
+  type ExchangeParty,
+} from '../lib/exchange/exchange-decision.ts';
 import {
   compilePolicies,
   type PolicyEngine,
@@ -135,7 +140,7 @@ async function partyOf(
   if (name !== SELF_ISSUER) {
     // As the verifier sets them for a trusted issuer's token (lib/exchange/subject-token.ts).
     const originIssuer = typeof claims.iss === 'string' ? claims.iss : '';
-    const presented = { issuerName: name, origin: name, originIssuer, rootPolicy: undefined, claims };
+    const presented = { issuerName: name, ...chainStartedBy(name, originIssuer), claims };
     const known =
       sub === undefined ? undefined : { ...presented, claims: { ...claims, sub }, record: undefined };
     return { token: presented, known, chain: undefined, refusal: missingSub ?? (await cutOff()) };

@@ -36,6 +36,17 @@ export interface ExchangeDecision {
 }
 
 /**
+ * The chain a trusted issuer's token starts: that issuer (by name and by URL) is its origin, and
+ * no policy is its root yet. The exchange and `sts explain` both describe such a token this way.
+ */
+export function chainStartedBy(
+  name: string,
+  issuerUrl: string,
+): { readonly origin: string; readonly originIssuer: string; readonly rootPolicy: undefined } {
+  return { origin: name, originIssuer: issuerUrl, rootPolicy: undefined };
+}
+
+/**
  * What the `TOKEN#` record of a token of ours says about its chain: the trusted issuer that
  * started it (`origin`, by name and by URL) and the policy that minted its first token.
  */

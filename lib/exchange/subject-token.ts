@@ -20,7 +20,7 @@ import { presentedTokenRevoked, recordRefusal, type TokenRecord } from '../share
 import type { Signer } from '../signers/signer.ts';
 import type { TokenStore } from '../stores/store.ts';
 import { createAwsIdentityVerifier } from './aws-identity.ts';
-import { chainOf } from './exchange-decision.ts';
+import { chainOf, chainStartedBy } from './exchange-decision.ts';
 import { createOwnTokenCheck, OWN_ALGORITHMS } from './own-token.ts';
 import { AT_JWT, precheckToken } from './presented-token.ts';
 
@@ -99,9 +99,7 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
       return {
         issuerName: issuer.name,
         issuer: undefined,
-        origin: issuer.name,
-        rootPolicy: undefined,
-        originIssuer: AWS_IDENTITY_ISSUER,
+        ...chainStartedBy(issuer.name, AWS_IDENTITY_ISSUER),
         record: undefined,
         claims,
         replay,
@@ -187,9 +185,7 @@ export function createTokenVerifier(deps: TokenVerifierDeps): TokenVerifier {
     return {
       issuerName: entry.name,
       issuer: trusted,
-      origin: entry.name,
-      originIssuer: trusted.issuer,
-      rootPolicy: undefined,
+      ...chainStartedBy(entry.name, trusted.issuer),
       record: undefined,
       claims: claims as VerifiedToken['claims'],
       jkt,
