@@ -55,8 +55,6 @@ export interface LocalServer {
   readonly devIssuer: DevIssuer;
   /** Whether the development config is in use. */
   readonly usingDevConfig: boolean;
-  /** Where token records are kept, in words (for the banner). */
-  readonly storeDescription: string;
   /** The DynamoDB endpoint of the token records, when they are in one (embedded or yours). */
   readonly storeEndpoint: string | undefined;
   /** With the development config: the same config as a file under STS_DATA_DIR, for `sts explain`. */
@@ -187,16 +185,12 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         : (options.config ?? (settings.configPath ? loadConfigFile(settings.configPath) : devConfig(url)));
     let store = options.store;
     let dynamodb: DynamoDBClient | undefined;
-    let storeDescription = 'a store given by the caller';
     let storeEndpoint: string | undefined;
     if (!store) {
       let endpoint = settings.dynamodbEndpoint;
-      storeDescription = `DynamoDB at ${endpoint}, table ${settings.tableName}`;
       if (!endpoint) {
-        const dir = join(settings.dataDir, 'dynamodb');
-        embedded = await startEmbeddedDynamo(dir);
+        embedded = await startEmbeddedDynamo(join(settings.dataDir, 'dynamodb'));
         endpoint = embedded.endpoint;
-        storeDescription = `embedded dynalite at ${endpoint} (data in ${dir}; set AWS_ENDPOINT_URL_DYNAMODB for your own)`;
       }
       storeEndpoint = endpoint;
       const client = localDynamoClient(endpoint);
@@ -307,7 +301,6 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       usingDevConfig,
       devConfigPath,
       devIssuerTrusted,
-      storeDescription,
       storeEndpoint,
       close: closeAll,
     };
@@ -317,6 +310,14 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   }
 }
 
+/** Where the token records are, for the banner. */
+function storeInWords(local: LocalServer): string {
+  const { dynamodbEndpoint, dataDir, tableName } = local.runtime.settings;
+  if (local.storeEndpoint === undefined) return 'a store given by the caller';
+  if (dynamodbEndpoint) return `DynamoDB at ${dynamodbEndpoint}, table ${tableName}`;
+  return `embedded dynalite at ${local.storeEndpoint} (data in ${join(dataDir, 'dynamodb')}; set AWS_ENDPOINT_URL_DYNAMODB for your own)`;
+}
+
 function banner(local: LocalServer): string {
   const { url } = local;
   const audience = local.usingDevConfig ? 'https://api.example.local' : '<an audience your policy allows>';
@@ -324,7 +325,7 @@ function banner(local: LocalServer): string {
     `STS listening on ${url}  (issuer ${local.runtime.config.issuer})`,
     `  JWKS:      ${url}/.well-known/jwks.json`,
     `  metadata:  ${url}/.well-known/openid-configuration`,
-    `  store:     ${local.storeDescription}`,
+    `  store:     ${storeInWords(local)}`,
     '',
   ];
   if (local.usingDevConfig) {
