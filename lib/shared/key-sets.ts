@@ -14,8 +14,6 @@ import { callTimeout } from './deadline.ts';
 import { invalidRequest, OAuthError, temporarilyUnavailable } from './errors.ts';
 import { remoteJwks } from './remote-jwks.ts';
 
-export { publicKeySet } from './remote-jwks.ts';
-
 export type KeyResolver = (header: JWSHeaderParameters) => Promise<JoseCryptoKey | Uint8Array>;
 
 export interface RemoteKeySetOptions {

@@ -4,10 +4,10 @@ import { OAuthError } from '../../../lib/shared/errors.ts';
 import {
   type KeyResolver,
   localKeySet,
-  publicKeySet,
   type RemoteKeySetOptions,
   remoteKeySet,
 } from '../../../lib/shared/key-sets.ts';
+import { publicKeySet } from '../../../lib/shared/remote-jwks.ts';
 import { frozenClock } from '../../support/clock.ts';
 import { createFakeFetch, hangs, jsonResponse, unreachable } from '../../support/fetch.ts';
 import { generateTestKey, type TestKey, testSigner } from '../../support/keys.ts';
